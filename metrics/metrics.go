@@ -1,0 +1,204 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/safereset/safereset"
+)
+
+// Routes are the fixed route label values; a request is counted under one
+// of these, never under a path taken from the request.
+var Routes = []string{"request", "reset", "doc", "other"}
+
+// Metrics holds every safereset collector. All methods are safe on a nil
+// *Metrics, so packages can be used without metrics in tests.
+type Metrics struct {
+	responses    *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	rateLimited  *prometheus.CounterVec
+	breachChecks *prometheus.CounterVec
+	mailSends    *prometheus.CounterVec
+	hashDuration prometheus.Histogram
+	hashInFlight prometheus.Gauge
+}
+
+// Sources are read at scrape time for gauges whose truth lives elsewhere.
+type Sources struct {
+	Filter func() safereset.FilterInfo
+	Outbox func() (depth int, oldest time.Time, err error)
+	Now    func() time.Time
+}
+
+// New creates the collectors and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer, src Sources) *Metrics {
+	m := &Metrics{
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safereset_responses_total",
+			Help: "Responses by route and code; one count per code in each response, code=\"OK\" for success.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "safereset_http_request_duration_seconds",
+			Help: "Time to answer a request, by route and HTTP status.",
+			// From the sub-millisecond rejection path up to queued argon2id work.
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "status"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safereset_ratelimit_rejections_total",
+			Help: "Requests rejected by a rate limit, by route and key kind.",
+		}, []string{"route", "kind"}),
+		breachChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safereset_breach_checks_total",
+			Help: "New-password checks by result (ok, breached, weak, error).",
+		}, []string{"result"}),
+		mailSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "safereset_mail_sends_total",
+			Help: "Mail delivery attempts by kind (token, confirmation) and result (sent, retry, dropped, failed).",
+		}, []string{"kind", "result"}),
+		hashDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "safereset_password_hash_duration_seconds",
+			Help:    "Time to compute one argon2id hash, including the wait for a hashing slot.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		hashInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "safereset_password_hash_in_flight",
+			Help: "Password hashes being computed or waiting for a slot.",
+		}),
+	}
+	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Every code exists at 0 from the start, so alerts and dashboards work
+	// before the first error.
+	for _, route := range []string{"request", "reset"} {
+		m.responses.WithLabelValues(route, string(safereset.CodeOK))
+		for _, e := range safereset.Catalog() {
+			m.responses.WithLabelValues(route, string(e.Code))
+		}
+		for _, kind := range []safereset.LimitKind{safereset.LimitIP, safereset.LimitEmail} {
+			m.rateLimited.WithLabelValues(route, string(kind))
+		}
+	}
+	for _, r := range []string{"ok", "breached", "weak", "error"} {
+		m.breachChecks.WithLabelValues(r)
+	}
+	for _, k := range []safereset.MailKind{safereset.MailToken, safereset.MailConfirmation} {
+		for _, r := range []string{"sent", "retry", "dropped", "failed"} {
+			m.mailSends.WithLabelValues(string(k), r)
+		}
+	}
+
+	now := src.Now
+	if now == nil {
+		now = time.Now
+	}
+	if src.Filter != nil {
+		gauge := func(name, help string, f func(safereset.FilterInfo) float64) {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+				func() float64 { return f(src.Filter()) }))
+		}
+		gauge("safereset_breach_filter_elements", "Hashes in the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.Elements) })
+		gauge("safereset_breach_filter_bits", "Bits (m) of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.Bits) })
+		gauge("safereset_breach_filter_hashes", "Hash functions (k) of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.K) })
+		gauge("safereset_breach_filter_target_fpr", "Target false-positive rate of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return i.TargetFPR })
+		gauge("safereset_breach_filter_loaded_timestamp_seconds", "When the breach filter was loaded (Unix time).", func(i safereset.FilterInfo) float64 { return unix(i.LoadedAt) })
+		gauge("safereset_breach_filter_built_timestamp_seconds", "When the loaded breach filter was built (Unix time).", func(i safereset.FilterInfo) float64 { return unix(i.BuiltAt) })
+	}
+	if src.Outbox != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "safereset_mail_outbox_depth", Help: "Messages waiting in the durable outbox.",
+		}, func() float64 {
+			d, _, err := src.Outbox()
+			if err != nil {
+				return -1
+			}
+			return float64(d)
+		}))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "safereset_mail_outbox_oldest_age_seconds", Help: "Age of the oldest message in the outbox (0 when empty).",
+		}, func() float64 {
+			_, oldest, err := src.Outbox()
+			if err != nil || oldest.IsZero() {
+				return 0
+			}
+			return now().Sub(oldest).Seconds()
+		}))
+	}
+	return m
+}
+
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// Response counts one response: each code once, or "OK" when codes is empty,
+// and its duration under the HTTP status.
+func (m *Metrics) Response(route string, status int, codes []safereset.Code, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if len(codes) == 0 {
+		m.responses.WithLabelValues(route, string(safereset.CodeOK)).Inc()
+	}
+	for _, c := range codes {
+		m.responses.WithLabelValues(route, string(c)).Inc()
+	}
+	m.duration.WithLabelValues(route, statusLabel(status)).Observe(d.Seconds())
+}
+
+// RateLimited counts one request rejected by the kind's limit on route.
+func (m *Metrics) RateLimited(route safereset.LimitRoute, kind safereset.LimitKind) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(string(route), string(kind)).Inc()
+}
+
+// BreachCheck counts one password check by result: ok, breached, weak or error.
+func (m *Metrics) BreachCheck(result string) {
+	if m == nil {
+		return
+	}
+	m.breachChecks.WithLabelValues(result).Inc()
+}
+
+// MailSend counts one delivery attempt: sent, retry, dropped or failed.
+func (m *Metrics) MailSend(kind safereset.MailKind, result string) {
+	if m == nil {
+		return
+	}
+	m.mailSends.WithLabelValues(string(kind), result).Inc()
+}
+
+// HashStarted marks one hash waiting or running; call the returned func
+// when it is done.
+func (m *Metrics) HashStarted() (done func()) {
+	if m == nil {
+		return func() {}
+	}
+	start := time.Now()
+	m.hashInFlight.Inc()
+	return func() {
+		m.hashInFlight.Dec()
+		m.hashDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+func statusLabel(status int) string {
+	switch {
+	case status >= 100 && status < 600:
+		return itoa3(status)
+	default:
+		return "other"
+	}
+}
+
+func itoa3(n int) string {
+	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
+}

@@ -1,0 +1,227 @@
+package safereset
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// User is an account whose password safereset can reset.
+type User struct {
+	ID uint64 `json:"id"`
+	// Email is the address as it was stored; mail goes here, never to the
+	// string a request carried.
+	Email string `json:"emailAddress"`
+	// EmailKey is NormalizeEmail(Email), the unique lookup key.
+	EmailKey string `json:"emailKey"`
+	// PasswordHash is a PHC string (argon2id, or bcrypt for imported users).
+	PasswordHash      string    `json:"passwordHash"`
+	CreatedAt         time.Time `json:"createdAt"`
+	PasswordChangedAt time.Time `json:"passwordChangedAt"`
+}
+
+// ResetToken is an outstanding password-reset token. Only the SHA-256 of the
+// token's text is stored; the token itself exists only in the mail.
+type ResetToken struct {
+	Hash      [32]byte  `json:"hash"`
+	UserID    uint64    `json:"userId"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// APIKey is a named credential a client application sends in X-Api-Key.
+// Only the SHA-256 of the key is stored.
+type APIKey struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      [32]byte  `json:"-"`
+	CreatedAt time.Time `json:"createdAt"`
+	// RevokedAt is zero while the key is active.
+	RevokedAt time.Time `json:"revokedAt,omitzero"`
+}
+
+// Revoked reports whether the key has been revoked.
+func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// MailKind tells the two mails apart in the outbox, logs and metrics.
+type MailKind string
+
+// The kinds of mail safereset sends.
+const (
+	MailToken        MailKind = "token"
+	MailConfirmation MailKind = "confirmation"
+)
+
+// Message is one rendered email.
+type Message struct {
+	Kind    MailKind `json:"kind"`
+	To      string   `json:"to"`
+	Subject string   `json:"subject"`
+	Text    string   `json:"text"`
+	HTML    string   `json:"html,omitempty"`
+}
+
+// OutboxEntry is a message waiting in the durable outbox.
+type OutboxEntry struct {
+	ID          uint64    `json:"id"`
+	Message     Message   `json:"message"`
+	CreatedAt   time.Time `json:"createdAt"`
+	NotAfter    time.Time `json:"notAfter"` // drop undelivered after this (the token's expiry)
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"nextAttempt"`
+	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Store errors, checked with errors.Is.
+var (
+	// ErrUserExists is returned when creating a user whose email key is taken.
+	ErrUserExists = errors.New("user already exists")
+	// ErrUserNotFound is returned when no user has the email key.
+	ErrUserNotFound = errors.New("user not found")
+	// ErrTokenInvalid is returned for a token that is unknown, used, revoked
+	// or not issued for the given user.
+	ErrTokenInvalid = errors.New("reset token invalid")
+	// ErrTokenExpired is returned for a token of the right user past its expiry.
+	ErrTokenExpired = errors.New("reset token expired")
+	// ErrAPIKeyNotFound is returned when no API key matches.
+	ErrAPIKeyNotFound = errors.New("api key not found")
+	// ErrMailNotFound is returned when an outbox entry no longer exists.
+	ErrMailNotFound = errors.New("outbox entry not found")
+)
+
+// Store keeps users, reset tokens, API keys and the mail outbox. Every method
+// that changes something does so in one atomic transaction.
+type Store interface {
+	CreateUser(ctx context.Context, u User) (User, error)
+	UserByEmail(ctx context.Context, emailKey string) (User, error)
+	// SetPasswordHash replaces a user's hash (admin import/verify upgrades).
+	SetPasswordHash(ctx context.Context, emailKey, phc string, at time.Time) error
+	DeleteUser(ctx context.Context, emailKey string) error
+	CountUsers(ctx context.Context) (int, error)
+
+	// RequestReset always commits exactly one write transaction, whether or
+	// not a user has emailKey, so both cases cost the same. For an existing
+	// user it stores tok (with UserID set from the user), evicts the oldest
+	// outstanding tokens beyond maxOutstanding, and queues the message that
+	// compose renders for the stored user, all in that one transaction.
+	// found reports whether the user existed.
+	RequestReset(ctx context.Context, emailKey string, tok ResetToken, maxOutstanding int, compose func(User) (Message, time.Time, error)) (found bool, err error)
+	// CheckToken reports whether the token is valid for emailKey at now:
+	// nil, ErrTokenInvalid or ErrTokenExpired. It changes nothing.
+	CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error
+	// ResetPassword re-checks the token and, in one transaction, stores the
+	// new hash, bumps PasswordChangedAt to now and deletes every outstanding
+	// token of the user. It returns the updated user.
+	ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (User, error)
+
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	APIKeyByHash(ctx context.Context, hash [32]byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// DueMail returns up to limit outbox entries whose NextAttempt is not
+	// after now, oldest first.
+	DueMail(ctx context.Context, now time.Time, limit int) ([]OutboxEntry, error)
+	// NextMailAt returns the earliest NextAttempt in the outbox (zero if empty).
+	NextMailAt(ctx context.Context) (time.Time, error)
+	DeleteMail(ctx context.Context, id uint64) error
+	RescheduleMail(ctx context.Context, id uint64, next time.Time, attempts int, lastErr string) error
+	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
+
+	// Backup writes a consistent copy of the database to w.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	Close() error
+}
+
+// Verdict is the outcome of a breach and strength check.
+type Verdict struct {
+	Breached bool // found in the breach filter
+	Weak     bool // zxcvbn score too low, or contains the email's local part
+}
+
+// OK reports whether the password may be used.
+func (v Verdict) OK() bool { return !v.Breached && !v.Weak }
+
+// BreachChecker decides whether a new password is breached or too weak.
+// userInputs are strings the password must not be built from (the email
+// address and its local part).
+type BreachChecker interface {
+	Check(password string, userInputs []string) (Verdict, error)
+}
+
+// FilterInfo describes the loaded breach filter for /readyz and metrics.
+type FilterInfo struct {
+	Elements  uint64    `json:"elements"`
+	Bits      uint64    `json:"bits"`
+	K         uint64    `json:"k"`
+	TargetFPR float64   `json:"targetFpr"`
+	LoadedAt  time.Time `json:"loadedAt"`
+	BuiltAt   time.Time `json:"builtAt"`
+	Source    string    `json:"source"`
+	Path      string    `json:"path"`
+}
+
+// ErrMailPermanent marks a send failure that retrying will not fix (an SMTP
+// 5xx answer, a bad address). Senders wrap it; the outbox worker drops such
+// messages instead of retrying them.
+var ErrMailPermanent = errors.New("permanent mail failure")
+
+// Sender delivers one message now. It returns an error wrapping
+// ErrMailPermanent when retrying cannot help.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Composer renders the two mails safereset sends.
+type Composer interface {
+	TokenMail(to, token string, expiresAt time.Time) (Message, error)
+	ConfirmationMail(to string, changedAt time.Time) (Message, error)
+}
+
+// Client authentication errors returned by a TokenVerifier.
+var (
+	// ErrAuthInvalid is returned for a bearer token that is not valid (ER800).
+	ErrAuthInvalid = errors.New("authorization token invalid")
+	// ErrAuthExpired is returned for a valid token past its expiry (ER801).
+	ErrAuthExpired = errors.New("authorization token expired")
+)
+
+// TokenVerifier checks a client's bearer token and returns its subject.
+type TokenVerifier interface {
+	Verify(token string) (subject string, err error)
+}
+
+// LimitRoute names the route a rate limit applies to.
+type LimitRoute string
+
+// The rate-limited routes.
+const (
+	RouteRequest LimitRoute = "request" // POST /api/v1/user/reset-password
+	RouteReset   LimitRoute = "reset"   // PATCH /api/v1/user/reset-password
+)
+
+// LimitKind is what a limit is keyed by.
+type LimitKind string
+
+// The kinds of rate-limit key.
+const (
+	LimitIP    LimitKind = "ip"
+	LimitEmail LimitKind = "email"
+)
+
+// LimitResult is the state of one bucket after counting a request.
+type LimitResult struct {
+	Limit     int64
+	Remaining int64
+	Reset     time.Time
+	Reached   bool
+}
+
+// Limiter counts requests per route and key. For LimitEmail the key is the
+// raw address from the request; the limiter folds and hashes it itself so no
+// plaintext address is kept. A limiter with the limit disabled returns a
+// zero LimitResult (Limit 0) and never Reached.
+type Limiter interface {
+	Take(ctx context.Context, route LimitRoute, kind LimitKind, key string) (LimitResult, error)
+}
