@@ -1,0 +1,40 @@
+// Package ratelimit limits password-reset requests per email address and per
+// client IP with fixed windows on github.com/ulule/limiter/v3 (SPEC §7).
+//
+// A Limiter implements safereset.Limiter. Address buckets are keyed by
+// EmailKey, an HMAC (secret from LoadOrCreateSecret) of an aggressively
+// folded address, so no plaintext address is ever stored and case, width and
+// white-space variants of one address share a bucket. Whether an account
+// exists plays no part, so a limit looks the same for known and unknown
+// addresses. Proxies.ClientIP decides which IP a request is counted under.
+//
+// # Caveats
+//
+//   - The default memory store lives in one process. Several replicas each
+//     count on their own, so the effective limit is multiplied by the number
+//     of replicas; give them a shared Store (ulule's Redis driver behind the
+//     same adapter as NewMemoryStore) instead.
+//   - Counters survive until ulule's cleaner drops expired windows (every 30
+//     seconds by default), so memory grows with the number of distinct keys
+//     seen within about one window plus that interval. A flood of random
+//     addresses costs memory (about 150 bytes per key) but no more than the
+//     per-IP limit lets through.
+//   - Windows are fixed, not sliding: a client can send up to twice the
+//     limit across a window boundary.
+//   - ulule's memory store reads the wall clock itself; there is no injected
+//     clock. Tests make windows pass with one-second periods ("2-S") and wait
+//     until the returned Reset, which is never before the real end of the
+//     window (ulule rounds it down to a second; Take rounds it up).
+//   - IPv6 clients are counted per /64, because one subscriber usually holds
+//     a whole /64 and could otherwise rotate addresses freely.
+//   - X-Forwarded-For wins over Forwarded: a trusted proxy's Forwarded header
+//     is read only when the request carries no X-Forwarded-For at all. Almost
+//     every proxy maintains X-Forwarded-For, and believing a Forwarded header
+//     that such a proxy passes through untouched would let a client choose its
+//     own bucket. A proxy that writes only Forwarded must drop incoming
+//     X-Forwarded-For headers.
+//   - The per-email fold (NFKC, full case folding, no white space or format
+//     characters) merges more than safereset.NormalizeEmail, which decides
+//     which account an address reaches. That is on purpose: merging buckets
+//     only limits more.
+package ratelimit
