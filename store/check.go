@@ -1,0 +1,114 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/safereset/safereset"
+	bolt "go.etcd.io/bbolt"
+)
+
+// checkIndexes cross-checks every record against its index entries and
+// back. Errors name IDs and bucket names only, never emails or hashes.
+func checkIndexes(tx *bolt.Tx) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, name := range allBuckets() {
+		if tx.Bucket([]byte(name)) == nil {
+			bad("bucket %s missing", name)
+			return errs
+		}
+	}
+	users, byEmail := tx.Bucket([]byte(bucketUsers)), tx.Bucket([]byte(bucketUsersByEmail))
+	tokens, userTokens := tx.Bucket([]byte(bucketTokens)), tx.Bucket([]byte(bucketUserTokens))
+	keys, keyHashes := tx.Bucket([]byte(bucketAPIKeys)), tx.Bucket([]byte(bucketAPIKeyHashes))
+	outbox, due := tx.Bucket([]byte(bucketOutbox)), tx.Bucket([]byte(bucketOutboxDue))
+
+	_ = users.ForEach(func(k, v []byte) error {
+		var u safereset.User
+		if err := jsonUnmarshal(v, &u); err != nil || len(k) != 8 || u.ID != binary.BigEndian.Uint64(k) {
+			bad("users: bad record under key %x", k)
+			return nil
+		}
+		if !bytes.Equal(byEmail.Get([]byte(u.EmailKey)), k) {
+			bad("users: user %d has no email index entry", u.ID)
+		}
+		return nil
+	})
+	_ = byEmail.ForEach(func(k, v []byte) error {
+		var u safereset.User
+		if ok, err := getJSON(users, v, &u); !ok || err != nil || u.EmailKey != string(k) {
+			bad("users_by_email: entry for id %x points at no matching user", v)
+		}
+		return nil
+	})
+	_ = tokens.ForEach(func(k, v []byte) error {
+		var t safereset.ResetToken
+		if err := jsonUnmarshal(v, &t); err != nil || !bytes.Equal(t.Hash[:], k) {
+			bad("tokens: bad record")
+			return nil
+		}
+		if users.Get(u64(t.UserID)) == nil {
+			bad("tokens: token of missing user %d", t.UserID)
+		}
+		if userTokens.Get(userTokenKey(t.UserID, t.Hash)) == nil {
+			bad("tokens: token of user %d has no index entry", t.UserID)
+		}
+		return nil
+	})
+	_ = userTokens.ForEach(func(k, _ []byte) error {
+		var t safereset.ResetToken
+		if len(k) != 8+32 {
+			bad("user_tokens: bad key length %d", len(k))
+			return nil
+		}
+		uid := binary.BigEndian.Uint64(k[:8])
+		if ok, err := getJSON(tokens, k[8:], &t); !ok || err != nil || t.UserID != uid {
+			bad("user_tokens: entry of user %d points at no matching token", uid)
+		}
+		return nil
+	})
+	_ = keys.ForEach(func(k, v []byte) error {
+		var r apiKeyRecord
+		if err := jsonUnmarshal(v, &r); err != nil || r.ID != string(k) {
+			bad("apikeys: bad record")
+			return nil
+		}
+		if !bytes.Equal(keyHashes.Get(r.Hash[:]), k) {
+			bad("apikeys: key %q has no hash index entry", r.ID)
+		}
+		return nil
+	})
+	_ = keyHashes.ForEach(func(k, v []byte) error {
+		var r apiKeyRecord
+		if ok, err := getJSON(keys, v, &r); !ok || err != nil || !bytes.Equal(r.Hash[:], k) {
+			bad("apikeys_by_hash: entry for %q points at no matching key", v)
+		}
+		return nil
+	})
+	_ = outbox.ForEach(func(k, v []byte) error {
+		var e safereset.OutboxEntry
+		if err := jsonUnmarshal(v, &e); err != nil || len(k) != 8 || e.ID != binary.BigEndian.Uint64(k) {
+			bad("outbox: bad record under key %x", k)
+			return nil
+		}
+		if due.Get(dueKey(e.NextAttempt, e.ID)) == nil {
+			bad("outbox: entry %d has no due index entry", e.ID)
+		}
+		return nil
+	})
+	_ = due.ForEach(func(k, _ []byte) error {
+		if len(k) != 12+8 {
+			bad("outbox_due: bad key length %d", len(k))
+			return nil
+		}
+		var e safereset.OutboxEntry
+		id := binary.BigEndian.Uint64(k[12:])
+		if ok, err := getJSON(outbox, k[12:], &e); !ok || err != nil || !bytes.Equal(dueKey(e.NextAttempt, id), k) {
+			bad("outbox_due: entry for %d points at no matching entry", id)
+		}
+		return nil
+	})
+	return errs
+}

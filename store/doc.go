@@ -1,0 +1,27 @@
+// Package store keeps safereset's users, reset tokens, API keys and mail
+// outbox in one bbolt file; it is the only package that imports bbolt.
+//
+// Reset tokens and API keys are stored only as SHA-256 hashes. Every change
+// is one bbolt write transaction, so it is atomic and, unless
+// Options.NoSync is set, on disk before the method returns.
+//
+// # Caveats
+//
+//   - Single writer: bbolt serialises write transactions, and each commit
+//     costs an fsync (milliseconds on most disks). Throughput of changing
+//     calls (RequestReset, ResetPassword, outbox updates) is bounded by the
+//     disk's fsync rate, not the CPU.
+//   - One process: Open takes an exclusive file lock and fails with
+//     ErrLocked after Options.Timeout when another process (or another DB
+//     in this process) holds it. Use Backup for copies of a live file.
+//   - The outbox holds the full text of each queued mail, so a token mail's
+//     entry contains the token itself (the only place it is stored in
+//     clear) until the mail is delivered or dropped and the outbox worker
+//     calls DeleteMail. ResetPassword and DeleteUser do not remove queued
+//     mails; the tokens in them are already dead by then.
+//   - Lookups by email use the exact EmailKey (safereset.NormalizeEmail:
+//     ASCII case folding only), so look-alike Unicode addresses are
+//     different accounts.
+//   - Open refuses a file with a different schema version (ErrSchema);
+//     there is no automatic migration yet.
+package store

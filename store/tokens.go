@@ -1,0 +1,248 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/safereset/safereset"
+	bolt "go.etcd.io/bbolt"
+)
+
+// errTokenCollision aborts RequestReset when the new token's hash is
+// already stored; with 128 random bits it means a broken generator.
+var errTokenCollision = errors.New("token hash already stored")
+
+// RequestReset implements safereset.Store. It always commits exactly one
+// write transaction: for an unknown emailKey it only bumps a counter in the
+// meta bucket, so both cases pay for one fsync. For a known user it drops
+// the user's expired tokens, stores tok (UserID set from the user,
+// CreatedAt from the clock when zero), evicts the oldest tokens by
+// CreatedAt until at most maxOutstanding remain (values below 1 count as
+// 1, and the new token is never evicted), and queues the message compose
+// returns. Any error, including one from compose, stores nothing.
+func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
+	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+	maxOutstanding = max(maxOutstanding, 1)
+	now := db.now()
+	if tok.CreatedAt.IsZero() {
+		tok.CreatedAt = now
+	}
+	found := false
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		found = false
+		u, err := userByEmail(tx, emailKey)
+		if errors.Is(err, safereset.ErrUserNotFound) {
+			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		tok.UserID = u.ID
+
+		existing, err := userTokens(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		kept := existing[:0]
+		for _, t := range existing {
+			if !now.Before(t.tok.ExpiresAt) {
+				if err := deleteToken(tx, t.tok.UserID, t.tok.Hash); err != nil {
+					return err
+				}
+				continue
+			}
+			kept = append(kept, t)
+		}
+		// kept is in (CreatedAt, insertion) order; evict from the front.
+		for len(kept)+1 > maxOutstanding {
+			if err := deleteToken(tx, kept[0].tok.UserID, kept[0].tok.Hash); err != nil {
+				return err
+			}
+			kept = kept[1:]
+		}
+		if err := insertToken(tx, tok); err != nil {
+			return err
+		}
+
+		msg, notAfter, err := compose(u)
+		if err != nil {
+			return fmt.Errorf("compose mail: %w", err)
+		}
+		_, err = enqueue(tx, safereset.OutboxEntry{
+			Message:     msg,
+			CreatedAt:   now,
+			NotAfter:    notAfter,
+			NextAttempt: now,
+		})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: request reset: %w", err)
+	}
+	return found, nil
+}
+
+// CheckToken implements safereset.Store: nil when tokenHash is an
+// outstanding token of the user with emailKey and now is before its
+// expiry; safereset.ErrTokenExpired when it is that user's token but
+// expired; safereset.ErrTokenInvalid otherwise (unknown token, unknown
+// user, another user's token).
+func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error {
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		_, err := validToken(tx, emailKey, tokenHash, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: check token: %w", err)
+	}
+	return nil
+}
+
+// ResetPassword implements safereset.Store. Inside one write transaction
+// it re-checks the token exactly as CheckToken does, sets the user's
+// PasswordHash to newHash and PasswordChangedAt to now, and deletes every
+// outstanding token of the user. Of several concurrent calls with one
+// token, exactly one succeeds; the others get safereset.ErrTokenInvalid.
+func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (safereset.User, error) {
+	var u safereset.User
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		u, err = validToken(tx, emailKey, tokenHash, now)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = newHash
+		u.PasswordChangedAt = now
+		if err := putJSON(tx.Bucket([]byte(bucketUsers)), u64(u.ID), u); err != nil {
+			return err
+		}
+		return deleteUserTokens(tx, u.ID)
+	})
+	if err != nil {
+		return safereset.User{}, fmt.Errorf("store: reset password: %w", err)
+	}
+	return u, nil
+}
+
+// validToken returns the user of emailKey when tokenHash is its token and
+// unexpired at now.
+func validToken(tx *bolt.Tx, emailKey string, tokenHash [32]byte, now time.Time) (safereset.User, error) {
+	u, err := userByEmail(tx, emailKey)
+	if errors.Is(err, safereset.ErrUserNotFound) {
+		return safereset.User{}, safereset.ErrTokenInvalid
+	}
+	if err != nil {
+		return safereset.User{}, err
+	}
+	var tok safereset.ResetToken
+	ok, err := getJSON(tx.Bucket([]byte(bucketTokens)), tokenHash[:], &tok)
+	if err != nil {
+		return safereset.User{}, err
+	}
+	if !ok || tok.UserID != u.ID || tok.Hash != tokenHash {
+		return safereset.User{}, safereset.ErrTokenInvalid
+	}
+	if !now.Before(tok.ExpiresAt) {
+		return safereset.User{}, safereset.ErrTokenExpired
+	}
+	return u, nil
+}
+
+// storedToken is a token with its insertion sequence, which breaks ties
+// between tokens created in the same instant.
+type storedToken struct {
+	tok safereset.ResetToken
+	seq uint64
+}
+
+// userTokens returns the user's tokens, oldest (CreatedAt, then insertion)
+// first.
+func userTokens(tx *bolt.Tx, userID uint64) ([]storedToken, error) {
+	prefix := u64(userID)
+	tokens := tx.Bucket([]byte(bucketTokens))
+	var out []storedToken
+	c := tx.Bucket([]byte(bucketUserTokens)).Cursor()
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != 8+32 || len(v) != 8 {
+			return nil, fmt.Errorf("corrupt user token index entry")
+		}
+		var t storedToken
+		ok, err := getJSON(tokens, k[8:], &t.tok)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("user token index points at missing token")
+		}
+		t.seq = binary.BigEndian.Uint64(v)
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b storedToken) int {
+		return cmp.Or(a.tok.CreatedAt.Compare(b.tok.CreatedAt), cmp.Compare(a.seq, b.seq))
+	})
+	return out, nil
+}
+
+// insertToken stores tok and its per-user index entry.
+func insertToken(tx *bolt.Tx, tok safereset.ResetToken) error {
+	tokens := tx.Bucket([]byte(bucketTokens))
+	if tokens.Get(tok.Hash[:]) != nil {
+		return errTokenCollision
+	}
+	seq, err := tokens.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := putJSON(tokens, tok.Hash[:], tok); err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bucketUserTokens)).Put(userTokenKey(tok.UserID, tok.Hash), u64(seq))
+}
+
+// deleteToken removes one token and its index entry.
+func deleteToken(tx *bolt.Tx, userID uint64, hash [32]byte) error {
+	if err := tx.Bucket([]byte(bucketTokens)).Delete(hash[:]); err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bucketUserTokens)).Delete(userTokenKey(userID, hash))
+}
+
+// deleteUserTokens removes every token of the user.
+func deleteUserTokens(tx *bolt.Tx, userID uint64) error {
+	prefix := u64(userID)
+	var hashes [][32]byte
+	c := tx.Bucket([]byte(bucketUserTokens)).Cursor()
+	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != 8+32 {
+			return fmt.Errorf("corrupt user token index entry")
+		}
+		hashes = append(hashes, [32]byte(k[8:]))
+	}
+	// Deleting while iterating a bbolt cursor skips keys, so delete after.
+	for _, h := range hashes {
+		if err := deleteToken(tx, userID, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// userTokenKey is the per-user index key: user ID then token hash.
+func userTokenKey(userID uint64, hash [32]byte) []byte {
+	return append(u64(userID), hash[:]...)
+}
+
+// bumpCounter adds one to the uint64 stored under key.
+func bumpCounter(b *bolt.Bucket, key []byte) error {
+	var n uint64
+	if v := b.Get(key); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	return b.Put(key, u64(n+1))
+}
