@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,31 @@ type Metrics struct {
 	mailSends    *prometheus.CounterVec
 	hashDuration prometheus.Histogram
 	hashInFlight prometheus.Gauge
+	now          func() time.Time
 }
+
+// Results counted by BreachCheck.
+const (
+	BreachOK       = "ok"
+	BreachBreached = "breached"
+	BreachWeak     = "weak"
+	BreachError    = "error"
+)
+
+// Results counted by MailSend: delivered, failed but queued for another
+// try, given up for good (permanent failure or past the token's expiry),
+// and failed without a retry (the synchronous confirmation mail).
+const (
+	MailSent    = "sent"
+	MailRetry   = "retry"
+	MailDropped = "dropped"
+	MailFailed  = "failed"
+)
+
+// Other is the label value counted in place of any route, code, kind or
+// result outside the fixed sets, so a caller's mistake can never put an
+// unbounded or request-controlled value in a label.
+const Other = "other"
 
 // Sources are read at scrape time for gauges whose truth lives elsewhere.
 type Sources struct {
@@ -82,11 +107,11 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 			m.rateLimited.WithLabelValues(route, string(kind))
 		}
 	}
-	for _, r := range []string{"ok", "breached", "weak", "error"} {
+	for _, r := range []string{BreachOK, BreachBreached, BreachWeak, BreachError} {
 		m.breachChecks.WithLabelValues(r)
 	}
 	for _, k := range []safereset.MailKind{safereset.MailToken, safereset.MailConfirmation} {
-		for _, r := range []string{"sent", "retry", "dropped", "failed"} {
+		for _, r := range []string{MailSent, MailRetry, MailDropped, MailFailed} {
 			m.mailSends.WithLabelValues(string(k), r)
 		}
 	}
@@ -95,13 +120,16 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 	if now == nil {
 		now = time.Now
 	}
+	m.now = now
 	if src.Filter != nil {
 		gauge := func(name, help string, f func(safereset.FilterInfo) float64) {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 				func() float64 { return f(src.Filter()) }))
 		}
 		gauge("safereset_breach_filter_elements", "Hashes in the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.Elements) })
-		gauge("safereset_breach_filter_bits", "Bits (m) of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.Bits) })
+		// Prometheus names use base units, so m bits are exposed as m/8 bytes
+		// (promtool check metrics refuses a "_bits" name).
+		gauge("safereset_breach_filter_size_bytes", "Size of the loaded breach filter's bit array (m/8).", func(i safereset.FilterInfo) float64 { return float64(i.Bits) / 8 })
 		gauge("safereset_breach_filter_hashes", "Hash functions (k) of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.K) })
 		gauge("safereset_breach_filter_target_fpr", "Target false-positive rate of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return i.TargetFPR })
 		gauge("safereset_breach_filter_loaded_timestamp_seconds", "When the breach filter was loaded (Unix time).", func(i safereset.FilterInfo) float64 { return unix(i.LoadedAt) })
@@ -138,56 +166,83 @@ func unix(t time.Time) float64 {
 }
 
 // Response counts one response: each code once, or "OK" when codes is empty,
-// and its duration under the HTTP status.
+// and its duration under the HTTP status. A route outside Routes or a code
+// outside the catalog is counted as Other.
 func (m *Metrics) Response(route string, status int, codes []safereset.Code, d time.Duration) {
 	if m == nil {
 		return
 	}
+	route = oneOf(route, Routes...)
 	if len(codes) == 0 {
 		m.responses.WithLabelValues(route, string(safereset.CodeOK)).Inc()
 	}
 	for _, c := range codes {
-		m.responses.WithLabelValues(route, string(c)).Inc()
+		m.responses.WithLabelValues(route, codeLabel(c)).Inc()
 	}
 	m.duration.WithLabelValues(route, statusLabel(status)).Observe(d.Seconds())
 }
 
-// RateLimited counts one request rejected by the kind's limit on route.
+// RateLimited counts one request rejected by the kind's limit on route. An
+// unknown route or kind is counted as Other.
 func (m *Metrics) RateLimited(route safereset.LimitRoute, kind safereset.LimitKind) {
 	if m == nil {
 		return
 	}
-	m.rateLimited.WithLabelValues(string(route), string(kind)).Inc()
+	m.rateLimited.WithLabelValues(oneOf(route, safereset.RouteRequest, safereset.RouteReset), oneOf(kind, safereset.LimitIP, safereset.LimitEmail)).Inc()
 }
 
-// BreachCheck counts one password check by result: ok, breached, weak or error.
+// BreachCheck counts one password check by result: BreachOK, BreachBreached,
+// BreachWeak or BreachError (anything else is counted as Other).
 func (m *Metrics) BreachCheck(result string) {
 	if m == nil {
 		return
 	}
-	m.breachChecks.WithLabelValues(result).Inc()
+	m.breachChecks.WithLabelValues(oneOf(result, BreachOK, BreachBreached, BreachWeak, BreachError)).Inc()
 }
 
-// MailSend counts one delivery attempt: sent, retry, dropped or failed.
+// MailSend counts one delivery attempt by kind and result: MailSent,
+// MailRetry, MailDropped or MailFailed (anything else is counted as Other).
 func (m *Metrics) MailSend(kind safereset.MailKind, result string) {
 	if m == nil {
 		return
 	}
-	m.mailSends.WithLabelValues(string(kind), result).Inc()
+	m.mailSends.WithLabelValues(oneOf(kind, safereset.MailToken, safereset.MailConfirmation), oneOf(result, MailSent, MailRetry, MailDropped, MailFailed)).Inc()
 }
 
 // HashStarted marks one hash waiting or running; call the returned func
-// when it is done.
+// when it is done (calling it again does nothing).
 func (m *Metrics) HashStarted() (done func()) {
 	if m == nil {
 		return func() {}
 	}
-	start := time.Now()
+	start := m.now()
 	m.hashInFlight.Inc()
+	var once sync.Once
 	return func() {
-		m.hashInFlight.Dec()
-		m.hashDuration.Observe(time.Since(start).Seconds())
+		// Calling done twice must not drive the gauge below zero.
+		once.Do(func() {
+			m.hashInFlight.Dec()
+			m.hashDuration.Observe(m.now().Sub(start).Seconds())
+		})
 	}
+}
+
+// oneOf returns v as a label value when it is in set, else Other.
+func oneOf[S ~string](v S, set ...S) string {
+	for _, s := range set {
+		if s == v {
+			return string(v)
+		}
+	}
+	return Other
+}
+
+// codeLabel returns c when it is OK or in the catalog, else Other.
+func codeLabel(c safereset.Code) string {
+	if _, ok := safereset.Lookup(c); ok || c == safereset.CodeOK {
+		return string(c)
+	}
+	return Other
 }
 
 func statusLabel(status int) string {
@@ -195,7 +250,7 @@ func statusLabel(status int) string {
 	case status >= 100 && status < 600:
 		return itoa3(status)
 	default:
-		return "other"
+		return Other
 	}
 }
 
