@@ -1,0 +1,423 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/password"
+)
+
+// Ops is what the ops listener needs beyond Deps.
+type Ops struct {
+	// AdminToken guards /admin/v1 (Authorization: Bearer <token>).
+	AdminToken string
+	// Metrics serves the Prometheus exposition.
+	Metrics http.Handler
+	// Ready returns the reasons the service is not ready (none = ready).
+	Ready func() []string
+	// FilterInfo describes the loaded breach filter.
+	FilterInfo func() safereset.FilterInfo
+	// ReloadBreach swaps in the breach filter at path ("" = the configured one).
+	ReloadBreach func(path string) (safereset.FilterInfo, error)
+	// IssueJWT mints a client token; nil when JWT support is off.
+	IssueJWT func(subject string, ttl time.Duration) (string, error)
+}
+
+func (o *Ops) validate() error {
+	if len(o.AdminToken) < 32 {
+		return errors.New("server: admin token must be at least 32 characters")
+	}
+	if o.Metrics == nil || o.Ready == nil || o.FilterInfo == nil || o.ReloadBreach == nil {
+		return errors.New("server: ops needs metrics, ready, filter info and reload")
+	}
+	return nil
+}
+
+// adminError is the admin API's error body. The admin API is for operators
+// and the CLI, not the public contract, so it says what went wrong in words.
+type adminError struct {
+	Error string `json:"error"`
+}
+
+func adminFail(c *fiber.Ctx, status int, format string, args ...any) error {
+	return c.Status(status).JSON(adminError{fmt.Sprintf(format, args...)})
+}
+
+func recoverAdmin(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("panic recovered", "request_id", requestIDOf(c), "route", routeOf(c),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = adminFail(c, fiber.StatusInternalServerError, "internal error; see the server log")
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// adminAuth checks the admin bearer token in constant time.
+func adminAuth(token string) fiber.Handler {
+	want := sha256.Sum256([]byte(token))
+	return func(c *fiber.Ctx) error {
+		scheme, got, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+		gotSum := sha256.Sum256([]byte(got))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
+			return adminFail(c, fiber.StatusUnauthorized, "admin token missing or wrong")
+		}
+		c.Locals(localsClient, "admin")
+		return c.Next()
+	}
+}
+
+func handleHealthz() fiber.Handler {
+	return func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+}
+
+func handleReadyz(o Ops) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		reasons := o.Ready()
+		body := fiber.Map{"breachFilter": o.FilterInfo()}
+		if len(reasons) > 0 {
+			body["status"] = "not ready"
+			body["reasons"] = reasons
+			return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+		}
+		body["status"] = "ready"
+		return c.JSON(body)
+	}
+}
+
+func handleMetrics(o Ops) fiber.Handler { return adaptor.HTTPHandler(o.Metrics) }
+
+// adminUser is the body of the user routes and one line of an import.
+type adminUser struct {
+	EmailAddress string `json:"emailAddress"`
+	Password     string `json:"password,omitempty"`
+	PasswordHash string `json:"passwordHash,omitempty"`
+}
+
+func decodeAdmin(c *fiber.Ctx, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return adminFail(c, fiber.StatusBadRequest, "body must be a JSON object with the documented fields")
+	}
+	return nil
+}
+
+// newUser validates an admin-supplied user and hashes its password.
+func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, error) {
+	if !safereset.ValidEmail(in.EmailAddress) {
+		return safereset.User{}, errors.New("emailAddress is not a valid address")
+	}
+	u := safereset.User{Email: strings.TrimSpace(in.EmailAddress), CreatedAt: d.Now(), PasswordChangedAt: d.Now()}
+	switch {
+	case in.Password != "" && in.PasswordHash != "":
+		return u, errors.New("give password or passwordHash, not both")
+	case in.PasswordHash != "":
+		if err := password.CheckPHC(in.PasswordHash); err != nil {
+			return u, errors.New("passwordHash is not a supported argon2id or bcrypt PHC string")
+		}
+		u.PasswordHash = in.PasswordHash
+	case in.Password != "":
+		if n := password.Length(in.Password); n < MinPasswordLen || n > MaxPasswordLen {
+			return u, fmt.Errorf("password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+		}
+		phc, err := d.Hasher.Hash(c.UserContext(), in.Password)
+		if err != nil {
+			return u, fmt.Errorf("hash password: %w", err)
+		}
+		u.PasswordHash = phc
+	default:
+		return u, errors.New("password or passwordHash is required")
+	}
+	return u, nil
+}
+
+func handleUserCreate(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var in adminUser
+		if err := decodeAdmin(c, &in); err != nil {
+			return err
+		}
+		u, err := newUser(c, d, in)
+		if err != nil {
+			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
+		}
+		u, err = d.Store.CreateUser(c.UserContext(), u)
+		switch {
+		case errors.Is(err, safereset.ErrUserExists):
+			return adminFail(c, fiber.StatusConflict, "a user with that address already exists")
+		case err != nil:
+			return internalAdmin(c, d, "admin: create user", err)
+		}
+		d.Logger.Info("user created", "request_id", requestIDOf(c), "user_id", u.ID)
+		return c.Status(fiber.StatusCreated).JSON(userView(u))
+	}
+}
+
+func userView(u safereset.User) fiber.Map {
+	return fiber.Map{"id": u.ID, "emailAddress": u.Email, "createdAt": u.CreatedAt, "passwordChangedAt": u.PasswordChangedAt}
+}
+
+func internalAdmin(c *fiber.Ctx, d *Deps, msg string, err error) error {
+	d.Logger.Error(msg, "request_id", requestIDOf(c), "error", err.Error())
+	return adminFail(c, fiber.StatusInternalServerError, "internal error; see the server log (request id %s)", requestIDOf(c))
+}
+
+// importResult reports an import: one bad line does not stop the rest.
+type importResult struct {
+	Imported int           `json:"imported"`
+	Skipped  int           `json:"skipped"`
+	Failed   int           `json:"failed"`
+	Errors   []importError `json:"errors,omitempty"`
+}
+
+type importError struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+// maxImportErrors bounds the errors listed in an import report.
+const maxImportErrors = 100
+
+func handleUserImport(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var res importResult
+		sc := bufio.NewScanner(bytes.NewReader(c.Body()))
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		line := 0
+		bad := func(msg string) {
+			res.Failed++
+			if len(res.Errors) < maxImportErrors {
+				res.Errors = append(res.Errors, importError{line, msg})
+			}
+		}
+		for sc.Scan() {
+			line++
+			text := bytes.TrimSpace(sc.Bytes())
+			if len(text) == 0 {
+				continue
+			}
+			var in adminUser
+			dec := json.NewDecoder(bytes.NewReader(text))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&in); err != nil {
+				bad("not a JSON object with emailAddress and password or passwordHash")
+				continue
+			}
+			u, err := newUser(c, d, in)
+			if err != nil {
+				bad(err.Error())
+				continue
+			}
+			switch _, err := d.Store.CreateUser(c.UserContext(), u); {
+			case errors.Is(err, safereset.ErrUserExists):
+				res.Skipped++
+				if len(res.Errors) < maxImportErrors {
+					res.Errors = append(res.Errors, importError{line, "a user with that address already exists"})
+				}
+			case err != nil:
+				return internalAdmin(c, d, "admin: import user", err)
+			default:
+				res.Imported++
+			}
+		}
+		if err := sc.Err(); err != nil {
+			bad("line too long (over 64 KiB); import stopped here")
+		}
+		d.Logger.Info("users imported", "request_id", requestIDOf(c), "imported", res.Imported, "skipped", res.Skipped, "failed", res.Failed)
+		return c.JSON(res)
+	}
+}
+
+func handleUserVerify(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var in adminUser
+		if err := decodeAdmin(c, &in); err != nil {
+			return err
+		}
+		u, err := d.Store.UserByEmail(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
+		switch {
+		case errors.Is(err, safereset.ErrUserNotFound):
+			return adminFail(c, fiber.StatusNotFound, "no user with that address")
+		case err != nil:
+			return internalAdmin(c, d, "admin: verify user", err)
+		}
+		ok, err := d.Hasher.Verify(c.UserContext(), in.Password, u.PasswordHash)
+		if err != nil {
+			return internalAdmin(c, d, "admin: verify user", err)
+		}
+		return c.JSON(fiber.Map{"match": ok})
+	}
+}
+
+func handleUserDelete(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var in adminUser
+		if err := decodeAdmin(c, &in); err != nil {
+			return err
+		}
+		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
+		switch {
+		case errors.Is(err, safereset.ErrUserNotFound):
+			return adminFail(c, fiber.StatusNotFound, "no user with that address")
+		case err != nil:
+			return internalAdmin(c, d, "admin: delete user", err)
+		}
+		d.Logger.Info("user deleted", "request_id", requestIDOf(c))
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@:", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func handleAPIKeyCreate(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var in struct {
+			Name string `json:"name"`
+		}
+		if err := decodeAdmin(c, &in); err != nil {
+			return err
+		}
+		if !validName(in.Name) {
+			return adminFail(c, fiber.StatusBadRequest, "name must be 1 to 64 characters of letters, digits and -_.@:")
+		}
+		key, id, hash, err := NewAPIKey()
+		if err != nil {
+			return internalAdmin(c, d, "admin: generate api key", err)
+		}
+		k := safereset.APIKey{ID: id, Name: in.Name, Hash: hash, CreatedAt: d.Now()}
+		if err := d.Store.CreateAPIKey(c.UserContext(), k); err != nil {
+			return internalAdmin(c, d, "admin: create api key", err)
+		}
+		d.Logger.Info("api key created", "request_id", requestIDOf(c), "key_id", id, "name", in.Name)
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id, "name": k.Name, "key": key, "createdAt": k.CreatedAt})
+	}
+}
+
+func handleAPIKeyList(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		keys, err := d.Store.ListAPIKeys(c.UserContext())
+		if err != nil {
+			return internalAdmin(c, d, "admin: list api keys", err)
+		}
+		if keys == nil {
+			keys = []safereset.APIKey{}
+		}
+		return c.JSON(keys)
+	}
+}
+
+func handleAPIKeyRevoke(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := strings.Clone(c.Params("id"))
+		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now())
+		switch {
+		case errors.Is(err, safereset.ErrAPIKeyNotFound):
+			return adminFail(c, fiber.StatusNotFound, "no api key with that id")
+		case err != nil:
+			return internalAdmin(c, d, "admin: revoke api key", err)
+		}
+		d.Logger.Info("api key revoked", "request_id", requestIDOf(c), "key_id", id)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if o.IssueJWT == nil {
+			return adminFail(c, fiber.StatusNotFound, "JWT support is not configured")
+		}
+		var in struct {
+			Subject string `json:"subject"`
+			TTL     string `json:"ttl"`
+		}
+		if err := decodeAdmin(c, &in); err != nil {
+			return err
+		}
+		ttl := time.Hour
+		if in.TTL != "" {
+			var err error
+			if ttl, err = time.ParseDuration(in.TTL); err != nil {
+				return adminFail(c, fiber.StatusBadRequest, "ttl must be a duration such as 1h or 30m")
+			}
+		}
+		tok, err := o.IssueJWT(in.Subject, ttl)
+		if err != nil {
+			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
+		}
+		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", in.Subject, "ttl", ttl.String())
+		return c.JSON(fiber.Map{"token": tok})
+	}
+}
+
+func handleBreachReload(d *Deps, o Ops) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var in struct {
+			Path string `json:"path"`
+		}
+		if len(bytes.TrimSpace(c.Body())) > 0 {
+			if err := decodeAdmin(c, &in); err != nil {
+				return err
+			}
+		}
+		info, err := o.ReloadBreach(in.Path)
+		if err != nil {
+			d.Logger.Error("breach filter reload failed; the old filter stays", "request_id", requestIDOf(c), "error", err.Error())
+			return adminFail(c, fiber.StatusUnprocessableEntity, "reload failed, the old filter stays loaded: %s", err.Error())
+		}
+		d.Logger.Info("breach filter reloaded", "request_id", requestIDOf(c), "source", info.Source, "elements", info.Elements)
+		return c.JSON(info)
+	}
+}
+
+func handleBackup(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/octet-stream")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="safereset.db"`)
+		reqID := requestIDOf(c)
+		// Streamed from one read transaction: consistent, and the database
+		// is never held in memory. An error mid-stream truncates the body;
+		// the CLI opens what it received before keeping it.
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			n, err := d.Store.Backup(context.Background(), w)
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil {
+				d.Logger.Error("admin: backup stream failed", "request_id", reqID, "error", err.Error())
+				return
+			}
+			d.Logger.Info("backup streamed", "request_id", reqID, "bytes", n)
+		})
+		return nil
+	}
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+)
+
+// envelope is the seed's error body: an object keyed by code.
+type envelope struct {
+	Errors map[safereset.Code]safereset.Entry `json:"errors"`
+}
+
+func newEnvelope(codes safereset.Codes) envelope {
+	env := envelope{Errors: make(map[safereset.Code]safereset.Entry, len(codes))}
+	for c := range codes {
+		e, ok := safereset.Lookup(c)
+		if !ok {
+			e, _ = safereset.Lookup(safereset.ER999)
+		}
+		env.Errors[e.Code] = e
+	}
+	return env
+}
+
+// fail answers the request with every code in codes at once, under the
+// status the catalog gives them, and records the codes for logs and metrics.
+func fail(c *fiber.Ctx, codes safereset.Codes) error {
+	setCodes(c, codes)
+	body, err := json.Marshal(newEnvelope(codes))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(codes.Status()).Send(body)
+}
+
+// failWith is fail for a single code.
+func failWith(c *fiber.Ctx, code safereset.Code) error {
+	var cs safereset.Codes
+	cs.Add(code)
+	return fail(c, cs)
+}
+
+const localsCodes = "safereset.codes"
+
+func setCodes(c *fiber.Ctx, codes safereset.Codes) { c.Locals(localsCodes, codes.Sorted()) }
+
+func codesOf(c *fiber.Ctx) []safereset.Code {
+	cs, _ := c.Locals(localsCodes).([]safereset.Code)
+	return cs
+}

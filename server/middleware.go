@@ -1,0 +1,232 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/metrics"
+)
+
+const (
+	localsRequestID = "safereset.request_id"
+	localsClient    = "safereset.client"
+	localsRoute     = "safereset.route"
+	localsIP        = "safereset.ip"
+)
+
+// withRoute names the route for logs and metrics with a fixed label value.
+func withRoute(name string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(localsRoute, name)
+		return c.Next()
+	}
+}
+
+func routeOf(c *fiber.Ctx) string {
+	if r, ok := c.Locals(localsRoute).(string); ok {
+		return r
+	}
+	return "other"
+}
+
+// requestID echoes a sane X-Request-Id from the client or makes one.
+func requestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(fiber.HeaderXRequestID)
+		if !saneRequestID(id) {
+			id = newRequestID()
+		} else {
+			id = strings.Clone(id)
+		}
+		c.Locals(localsRequestID, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return c.Next()
+	}
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func requestIDOf(c *fiber.Ctx) string {
+	id, _ := c.Locals(localsRequestID).(string)
+	return id
+}
+
+// accessLog writes one line per request and counts it in metrics. It runs
+// outermost so it sees the final status, including recovered panics.
+func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let the error handler write the response now so the status
+			// and codes logged are the ones sent.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+			err = nil
+		}
+		d := time.Since(start)
+		status := c.Response().StatusCode()
+		codes := codesOf(c)
+		route := routeOf(c)
+		client, _ := c.Locals(localsClient).(string)
+		ip, _ := c.Locals(localsIP).(string)
+		if ip == "" {
+			ip = c.Context().RemoteIP().String()
+		}
+		codeStrs := make([]string, len(codes))
+		for i, cd := range codes {
+			codeStrs[i] = string(cd)
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(c.UserContext(), level, "request",
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", c.Method()),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Any("codes", codeStrs),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.String("client", client),
+			slog.String("ip", ip),
+		)
+		if route == "request" || route == "reset" {
+			m.Response(route, status, codes, d)
+		} else {
+			m.Response(route, status, nil, d)
+		}
+		return err
+	}
+}
+
+// recoverPanic turns a panic into ER999; the cause and stack are logged
+// with the request id and never sent.
+func recoverPanic(logger *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("panic recovered", "request_id", requestIDOf(c), "route", routeOf(c),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = failWith(c, safereset.ER999)
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// internalError logs cause with the request id and answers ER999.
+func internalError(c *fiber.Ctx, logger *slog.Logger, msg string, cause error) error {
+	logger.Error(msg, "request_id", requestIDOf(c), "route", routeOf(c), "error", cause.Error())
+	return failWith(c, safereset.ER999)
+}
+
+// errorHandler replaces Fiber's: nothing Fiber or a handler returns is ever
+// shown to the client; causes go to the log.
+func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			switch fe.Code {
+			case fiber.StatusRequestEntityTooLarge:
+				if public {
+					return failWith(c, safereset.ER413)
+				}
+				return c.Status(fe.Code).JSON(adminError{"request body is too large"})
+			case fiber.StatusNotFound, fiber.StatusMethodNotAllowed, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusBadRequest:
+				// Not part of any documented route: plain status, no body.
+				return c.SendStatus(fe.Code)
+			}
+		}
+		logger.Error("unhandled error", "request_id", requestIDOf(c), "route", routeOf(c), "error", err.Error())
+		if public {
+			return failWith(c, safereset.ER999)
+		}
+		return c.Status(fiber.StatusInternalServerError).JSON(adminError{"internal error; see the server log"})
+	}
+}
+
+// clientIP resolves and records the client address.
+func clientIP(c *fiber.Ctx, resolve func(net.IP, []string, []string) net.IP) string {
+	if ip, ok := c.Locals(localsIP).(string); ok {
+		return ip
+	}
+	peer := c.Context().RemoteIP()
+	ip := peer
+	if resolve != nil {
+		var xff, fwd []string
+		c.Request().Header.VisitAll(func(k, v []byte) {
+			switch strings.ToLower(string(k)) {
+			case "x-forwarded-for":
+				xff = append(xff, string(v))
+			case "forwarded":
+				fwd = append(fwd, string(v))
+			}
+		})
+		if r := resolve(peer, xff, fwd); r != nil {
+			ip = r
+		}
+	}
+	s := ip.String()
+	c.Locals(localsIP, s)
+	return s
+}
+
+// limitState collects the rate-limit buckets a request was counted in, to
+// report the tightest one in the X-RateLimit-* headers.
+type limitState struct {
+	have bool
+	res  safereset.LimitResult
+}
+
+func (ls *limitState) add(r safereset.LimitResult) {
+	if r.Limit == 0 {
+		return
+	}
+	if !ls.have || r.Reached || (!ls.res.Reached && r.Remaining < ls.res.Remaining) {
+		ls.res, ls.have = r, true
+	}
+}
+
+func (ls *limitState) setHeaders(c *fiber.Ctx, now time.Time) {
+	if !ls.have {
+		return
+	}
+	r := ls.res
+	c.Set("X-RateLimit-Limit", strconv.FormatInt(r.Limit, 10))
+	c.Set("X-RateLimit-Remaining", strconv.FormatInt(max(r.Remaining, 0), 10))
+	c.Set("X-RateLimit-Reset", strconv.FormatInt(r.Reset.Unix(), 10))
+	if r.Reached {
+		secs := int64(r.Reset.Sub(now).Seconds() + 0.999)
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(max(secs, 1), 10))
+	}
+}

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/password"
+)
+
+// Password length bounds in code points after NFKC (SPEC §2.4).
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 64
+)
+
+const (
+	fieldEmail    = "emailAddress"
+	fieldPassword = "password"
+	fieldVerify   = "passwordVerify"
+	fieldToken    = "token"
+)
+
+// limitIP applies the per-IP limit of route; it runs before authentication.
+func limitIP(d *Deps, route safereset.LimitRoute) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ip := clientIP(c, d.ClientIP)
+		if d.Limiter == nil {
+			return c.Next()
+		}
+		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitIP, ip)
+		if err != nil {
+			return internalError(c, d.Logger, "ratelimit: ip", err)
+		}
+		ls := limitsOf(c)
+		ls.add(res)
+		if res.Reached {
+			return limited(c, d, ls, route, safereset.LimitIP)
+		}
+		return c.Next()
+	}
+}
+
+const localsLimits = "safereset.limits"
+
+func limitsOf(c *fiber.Ctx) *limitState {
+	if ls, ok := c.Locals(localsLimits).(*limitState); ok {
+		return ls
+	}
+	ls := &limitState{}
+	c.Locals(localsLimits, ls)
+	return ls
+}
+
+func limited(c *fiber.Ctx, d *Deps, ls *limitState, route safereset.LimitRoute, kind safereset.LimitKind) error {
+	d.Metrics.RateLimited(route, kind)
+	ls.setHeaders(c, d.Now())
+	return failWith(c, safereset.ER429)
+}
+
+// limitEmail counts the request against the per-email bucket of route.
+// It returns true when the request has been answered with ER429.
+func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) (bool, error) {
+	ls := limitsOf(c)
+	if d.Limiter != nil && email.ok() {
+		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email.str)
+		if err != nil {
+			return true, internalError(c, d.Logger, "ratelimit: email", err)
+		}
+		ls.add(res)
+		if res.Reached {
+			return true, limited(c, d, ls, route, safereset.LimitEmail)
+		}
+	}
+	// Successful and failed answers alike carry the limit headers.
+	ls.setHeaders(c, d.Now())
+	return false, nil
+}
+
+// readBody returns the body, or answers ER413 when it is over MaxBodyBytes.
+func readBody(c *fiber.Ctx) ([]byte, bool) {
+	body := c.Body()
+	if len(body) > MaxBodyBytes {
+		return nil, false
+	}
+	return body, true
+}
+
+// checkEmail applies the emailAddress rules (ER003, ER001).
+func checkEmail(f field, codes *safereset.Codes) bool {
+	switch {
+	case !f.ok():
+		codes.Add(safereset.ER003)
+	case !safereset.ValidEmail(f.str):
+		codes.Add(safereset.ER001)
+	default:
+		return true
+	}
+	return false
+}
+
+// handleRequestToken is POST /api/v1/user/reset-password (SPEC §2.3). The
+// answer is the same 202 whether or not an account has the address, and
+// both paths commit one write transaction so they cost the same.
+func handleRequestToken(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		body, ok := readBody(c)
+		if !ok {
+			return failWith(c, safereset.ER413)
+		}
+		fields, _ := decodeObject(body, fieldEmail)
+		email := fields[fieldEmail]
+		if done, err := limitEmail(c, d, safereset.RouteRequest, email); done {
+			return err
+		}
+		var codes safereset.Codes
+		if !checkEmail(email, &codes) {
+			return fail(c, codes)
+		}
+
+		token, hash, err := newResetToken()
+		if err != nil {
+			return internalError(c, d.Logger, "request token: generate", err)
+		}
+		now := d.Now()
+		tok := safereset.ResetToken{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(d.TokenTTL)}
+		found, err := d.Store.RequestReset(c.UserContext(), safereset.NormalizeEmail(email.str), tok, d.MaxOutstanding,
+			func(u safereset.User) (safereset.Message, time.Time, error) {
+				m, err := d.Composer.TokenMail(u.Email, token, tok.ExpiresAt)
+				return m, tok.ExpiresAt, err
+			})
+		if err != nil {
+			d.Logger.Error("request token: store", "request_id", requestIDOf(c), "error", err.Error())
+			return failWith(c, safereset.ER354)
+		}
+		if found {
+			d.NotifyOutbox()
+		}
+		setCodes(c, nil)
+		return c.SendStatus(fiber.StatusAccepted)
+	}
+}
+
+// newResetToken returns 16 random bytes as 32 lowercase hex characters and
+// the SHA-256 that is stored in its place.
+func newResetToken() (string, [32]byte, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", [32]byte{}, err
+	}
+	t := hex.EncodeToString(b[:])
+	return t, sha256.Sum256([]byte(t)), nil
+}
+
+func wellFormedToken(t string) bool {
+	if len(t) != 32 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if !('0' <= t[i] && t[i] <= '9' || 'a' <= t[i] && t[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// handleResetPassword is PATCH /api/v1/user/reset-password (SPEC §2.4).
+func handleResetPassword(d *Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		body, ok := readBody(c)
+		if !ok {
+			return failWith(c, safereset.ER413)
+		}
+		f, _ := decodeObject(body, fieldEmail, fieldPassword, fieldVerify, fieldToken)
+		email, pw, verify, token := f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken]
+		if done, err := limitEmail(c, d, safereset.RouteReset, email); done {
+			return err
+		}
+		ctx := c.UserContext()
+
+		var codes safereset.Codes
+		emailOK := checkEmail(email, &codes)
+		emailKey := safereset.NormalizeEmail(email.str)
+
+		if !pw.ok() {
+			codes.Add(safereset.ER004)
+		} else if n := password.Length(pw.str); n < MinPasswordLen {
+			codes.Add(safereset.ER122)
+		} else if n > MaxPasswordLen {
+			codes.Add(safereset.ER123)
+		} else {
+			inputs := []string{}
+			if email.isStr && email.str != "" {
+				inputs = append(inputs, email.str, safereset.LocalPart(email.str))
+			}
+			v, err := d.Breach.Check(pw.str, inputs)
+			switch {
+			case err != nil:
+				// Fail closed: a password that could not be checked is not set.
+				d.Metrics.BreachCheck("error")
+				return internalError(c, d.Logger, "reset: breach check", err)
+			case v.Breached:
+				d.Metrics.BreachCheck("breached")
+				codes.Add(safereset.ER349)
+			case v.Weak:
+				d.Metrics.BreachCheck("weak")
+				codes.Add(safereset.ER349)
+			default:
+				d.Metrics.BreachCheck("ok")
+			}
+		}
+		// Compared in NFKC form, the form that is hashed; a missing or
+		// non-string value counts as "".
+		if password.Normalize(verify.str) != password.Normalize(pw.str) {
+			codes.Add(safereset.ER350)
+		}
+
+		var tokHash [32]byte
+		switch {
+		case !token.ok():
+			codes.Add(safereset.ER351)
+		case !wellFormedToken(token.str):
+			codes.Add(safereset.ER352)
+		case emailOK:
+			tokHash = sha256.Sum256([]byte(token.str))
+			switch err := d.Store.CheckToken(ctx, emailKey, tokHash, d.Now()); {
+			case errors.Is(err, safereset.ErrTokenInvalid):
+				codes.Add(safereset.ER352)
+			case errors.Is(err, safereset.ErrTokenExpired):
+				codes.Add(safereset.ER353)
+			case err != nil:
+				return internalError(c, d.Logger, "reset: check token", err)
+			}
+		}
+		if len(codes) > 0 {
+			return fail(c, codes)
+		}
+
+		phc, err := d.Hasher.Hash(ctx, pw.str)
+		if err != nil {
+			return internalError(c, d.Logger, "reset: hash password", err)
+		}
+		// The token is checked again inside the write transaction: of two
+		// requests racing with one token, exactly one gets here first.
+		user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now())
+		switch {
+		case errors.Is(err, safereset.ErrTokenInvalid):
+			return failWith(c, safereset.ER352)
+		case errors.Is(err, safereset.ErrTokenExpired):
+			return failWith(c, safereset.ER353)
+		case err != nil:
+			return internalError(c, d.Logger, "reset: store", err)
+		}
+		d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
+
+		if err := sendConfirmation(ctx, d, user); err != nil {
+			d.Logger.Error("reset: confirmation mail failed; password was reset",
+				"request_id", requestIDOf(c), "user_id", user.ID, "error", err.Error())
+			d.Metrics.MailSend(safereset.MailConfirmation, "failed")
+			return failWith(c, safereset.ER355)
+		}
+		d.Metrics.MailSend(safereset.MailConfirmation, "sent")
+		setCodes(c, nil)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+func sendConfirmation(ctx context.Context, d *Deps, u safereset.User) error {
+	m, err := d.Composer.ConfirmationMail(u.Email, u.PasswordChangedAt)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.ConfirmTimeout)
+	defer cancel()
+	return d.Sender.Send(ctx, m)
+}

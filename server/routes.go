@@ -1,0 +1,56 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+)
+
+// NewPublic returns the public API app (default listener :8080).
+func NewPublic(d Deps) (*fiber.App, error) {
+	if err := d.defaults(); err != nil {
+		return nil, err
+	}
+	doc, err := openAPIJSON()
+	if err != nil {
+		return nil, err
+	}
+	app := fiber.New(fiberConfig(d.Logger, errorHandler(d.Logger, true)))
+	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic(d.Logger))
+
+	const reset = "/api/v1/user/reset-password"
+	app.Post(reset, withRoute("request"), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
+	app.Patch(reset, withRoute("reset"), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
+	app.Get("/api/v1/doc.json", withRoute("doc"), handleDoc(doc))
+	return app, nil
+}
+
+// NewOps returns the ops app (default listener 127.0.0.1:9090): health,
+// readiness, metrics and the admin API behind the admin token.
+func NewOps(d Deps, o Ops) (*fiber.App, error) {
+	if err := d.defaults(); err != nil {
+		return nil, err
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	app := fiber.New(fiberConfig(d.Logger, errorHandler(d.Logger, false)))
+	app.Use(requestID(), accessLog(d.Logger, nil), recoverAdmin(d.Logger))
+
+	app.Get("/healthz", withRoute("healthz"), handleHealthz())
+	app.Get("/readyz", withRoute("readyz"), handleReadyz(o))
+	app.Get("/metrics", withRoute("metrics"), handleMetrics(o))
+
+	admin := app.Group("/admin/v1", withRoute("admin"), adminAuth(o.AdminToken))
+	admin.Post("/users", handleUserCreate(&d))
+	admin.Post("/users/import", handleUserImport(&d))
+	admin.Post("/users/verify", handleUserVerify(&d))
+	admin.Post("/users/delete", handleUserDelete(&d))
+	admin.Post("/apikeys", handleAPIKeyCreate(&d))
+	admin.Get("/apikeys", handleAPIKeyList(&d))
+	admin.Delete("/apikeys/:id", handleAPIKeyRevoke(&d))
+	admin.Post("/jwt", handleJWTIssue(&d, o))
+	admin.Post("/breach/reload", handleBreachReload(&d, o))
+	admin.Get("/backup", handleBackup(&d))
+	return app, nil
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/metrics"
+	"github.com/safereset/safereset/password"
+)
+
+// Deps is everything the public API needs. Optional parts may be nil as
+// noted.
+type Deps struct {
+	Store    safereset.Store
+	Breach   safereset.BreachChecker
+	Composer safereset.Composer
+	// Sender delivers the confirmation mail synchronously.
+	Sender safereset.Sender
+	// NotifyOutbox wakes the outbox worker after a token mail was queued (nil ok).
+	NotifyOutbox func()
+	// Verifier checks bearer JWTs; nil rejects every Authorization header with ER800.
+	Verifier safereset.TokenVerifier
+	// Limiter applies rate limits; nil disables them.
+	Limiter safereset.Limiter
+	// ClientIP derives the client address from the peer and forwarding
+	// headers; nil uses the peer address.
+	ClientIP func(peer net.IP, xForwardedFor, forwarded []string) net.IP
+	Hasher   *password.Hasher
+	Metrics  *metrics.Metrics // nil ok
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	TokenTTL       time.Duration // default 1h
+	MaxOutstanding int           // default 3
+	ConfirmTimeout time.Duration // default 10s
+}
+
+func (d *Deps) defaults() error {
+	if d.Store == nil || d.Breach == nil || d.Composer == nil || d.Sender == nil || d.Hasher == nil {
+		return errors.New("server: store, breach checker, composer, sender and hasher are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.TokenTTL <= 0 {
+		d.TokenTTL = time.Hour
+	}
+	if d.MaxOutstanding <= 0 {
+		d.MaxOutstanding = 3
+	}
+	if d.ConfirmTimeout <= 0 {
+		d.ConfirmTimeout = 10 * time.Second
+	}
+	if d.NotifyOutbox == nil {
+		d.NotifyOutbox = func() {}
+	}
+	return nil
+}
+
+// Timeouts bound how long a connection may take, against slowloris clients
+// and stuck peers.
+const (
+	ReadTimeout  = 10 * time.Second
+	WriteTimeout = 60 * time.Second // argon2id work may queue behind the semaphore
+	IdleTimeout  = 60 * time.Second
+	// HardBodyLimit is where the HTTP layer stops reading; ER413 above it.
+	HardBodyLimit = 1 << 20
+	// ReadBufferSize bounds request headers (fasthttp answers 431 above it).
+	ReadBufferSize = 16 << 10
+)
+
+func fiberConfig(logger *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Config {
+	return fiber.Config{
+		AppName:               "safereset",
+		DisableStartupMessage: true,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		BodyLimit:             HardBodyLimit,
+		ReadBufferSize:        ReadBufferSize,
+		ErrorHandler:          errorHandler,
+		// Parse strictly: one Host, no case folding of routes.
+		CaseSensitive:      true,
+		StrictRouting:      true,
+		UnescapePath:       false,
+		EnableIPValidation: true,
+	}
+}
+
+// Shutdown stops app, letting in-flight requests finish until ctx is done.
+func Shutdown(ctx context.Context, app *fiber.App) error {
+	return app.ShutdownWithContext(ctx)
+}
