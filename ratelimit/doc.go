@@ -16,9 +16,10 @@
 //     same adapter as NewMemoryStore) instead.
 //   - Counters survive until ulule's cleaner drops expired windows (every 30
 //     seconds by default), so memory grows with the number of distinct keys
-//     seen within about one window plus that interval. A flood of random
-//     addresses costs memory (about 150 bytes per key) but no more than the
-//     per-IP limit lets through.
+//     seen within one window plus that interval: about 250 bytes per address
+//     (BenchmarkTake_MemoryPerKey). A flood of random addresses from one IP
+//     is bounded by the per-IP limit; one from many IPs is not, until its
+//     windows expire (an hour by default for addresses).
 //   - Windows are fixed, not sliding: a client can send up to twice the
 //     limit across a window boundary.
 //   - ulule's memory store reads the wall clock itself; there is no injected

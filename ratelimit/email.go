@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,10 +23,14 @@ import (
 // which decides which account an address reaches: merging two addresses
 // into one bucket can only limit more, never less.
 func EmailKey(secret []byte, raw string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(foldEmail(raw)))
+	return emailKey(hmac.New(sha256.New, secret), raw)
+}
+
+// emailKey is EmailKey with a keyed HMAC-SHA256 in its initial state.
+func emailKey(mac hash.Hash, raw string) string {
+	mac.Write([]byte(foldEmail(raw)))
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0]))
 }
 
 // foldEmail is NFKC_Casefold in spirit: NFKC, full case folding, NFKC

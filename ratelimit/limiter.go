@@ -2,9 +2,13 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/safereset/safereset"
@@ -95,9 +99,11 @@ func (u ululeStore) Increment(ctx context.Context, key string, rate Rate) (safer
 // Limiter counts requests per route and key; it implements
 // safereset.Limiter. It is safe for concurrent use.
 type Limiter struct {
-	store  Store
-	secret []byte
-	rates  map[bucket]Rate
+	store Store
+	rates map[bucket]Rate
+	// macs holds keyed HMAC-SHA256 states: keying one costs as much as
+	// the rest of a Take.
+	macs sync.Pool
 }
 
 type bucket struct {
@@ -139,9 +145,10 @@ func New(cfg Config) (*Limiter, error) {
 	if store == nil {
 		store = NewMemoryStore(0)
 	}
+	secret := append([]byte(nil), cfg.Secret...)
 	return &Limiter{
-		store:  store,
-		secret: append([]byte(nil), cfg.Secret...),
+		store: store,
+		macs:  sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }},
 		rates: map[bucket]Rate{
 			{safereset.RouteRequest, safereset.LimitEmail}: reqEmail,
 			{safereset.RouteReset, safereset.LimitEmail}:   resetEmail,
@@ -173,7 +180,10 @@ func (l *Limiter) Take(ctx context.Context, route safereset.LimitRoute, kind saf
 	}
 	switch kind {
 	case safereset.LimitEmail:
-		key = EmailKey(l.secret, key)
+		mac := l.macs.Get().(hash.Hash)
+		key = emailKey(mac, key)
+		mac.Reset()
+		l.macs.Put(mac)
 	case safereset.LimitIP:
 		key = ipKey(key)
 	}

@@ -267,7 +267,12 @@ func TestTake_NoPlaintextInStore(t *testing.T) {
 			t.Errorf("store key %q is not a route/kind bucket", k)
 		}
 	}
-	// The key is the HMAC, so another secret gives other keys.
+	// The key is the HMAC of the address under the secret.
+	want := "request:email:" + ratelimit.EmailKey(testSecret, "victim.person@example.com")
+	if store.keys[want] != 1 {
+		t.Errorf("store has no key %q for the first address; keys %q", want, keys)
+	}
+	// Another secret gives other keys.
 	other := bytes.Repeat([]byte{7}, 32)
 	if ratelimit.EmailKey(testSecret, addrs[0]) == ratelimit.EmailKey(other, addrs[0]) {
 		t.Error("EmailKey does not depend on the secret")
