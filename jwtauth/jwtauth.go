@@ -70,6 +70,9 @@ var (
 	errBadSubject     = errors.New("sub claim too long or not printable")
 	errMissingIat     = errors.New("iat claim missing, required by the not-before cut-off")
 	errRevoked        = errors.New("issued before the not-before cut-off")
+	errMissingExp     = errors.New("exp claim missing")
+	errMissingIss     = errors.New("iss claim missing")
+	errMissingAud     = errors.New("aud claim missing")
 	errUnclassified   = errors.New("token rejected")
 
 	// Pre-wrapped so the cheap rejections do not allocate.
@@ -81,13 +84,18 @@ var (
 // knownReasons are the leaf errors that may appear in a Verify error.
 // Anything else in golang-jwt's error tree (JSON or base64 details) is
 // dropped rather than risk echoing token bytes.
-var knownReasons = []error{
-	errTooLong, errNotCompact, errAlgNotAllowed, errForbiddenHdr, errUnknownKid,
-	errNoKey, errMissingSubject, errBadSubject, errMissingIat, errRevoked,
+var knownReasons = append(slices.Clip(ownReasons),
 	jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable, jwt.ErrTokenSignatureInvalid,
 	jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidAudience, jwt.ErrTokenExpired,
 	jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenNotValidYet,
 	jwt.ErrInvalidType,
+)
+
+// ownReasons are the reasons jwtauth's own checks give.
+var ownReasons = []error{
+	errTooLong, errNotCompact, errAlgNotAllowed, errForbiddenHdr, errUnknownKid,
+	errNoKey, errMissingSubject, errBadSubject, errMissingIat, errRevoked,
+	errMissingExp, errMissingIss, errMissingAud,
 }
 
 // forbiddenHeaders name a key or a place to fetch one from (RFC 7515
@@ -340,12 +348,7 @@ func (v *Verifier) Verify(token string) (string, error) {
 	if onlyExpired(leafs) {
 		return "", errExpiredAuth
 	}
-	if tok != nil {
-		if alg, _ := tok.Header["alg"].(string); !slices.Contains(v.algs, alg) {
-			leafs = append(leafs, errAlgNotAllowed)
-		}
-	}
-	return "", fmt.Errorf("jwtauth: %w: %w", safereset.ErrAuthInvalid, reasons(leafs))
+	return "", fmt.Errorf("jwtauth: %w: %w", safereset.ErrAuthInvalid, v.reasons(tok, c, leafs))
 }
 
 // keyfunc picks the one key (or the keys of one family) that may verify
@@ -440,20 +443,67 @@ func onlyExpired(leafs []error) bool {
 	return expired && claimsChecked
 }
 
-// reasons keeps the known leaves, deduplicated, dropping details that
-// might quote the token.
-func reasons(leafs []error) error {
+// reasons names why a token failed, from golang-jwt's error tree and the
+// parsed parts. Only fixed texts are kept: details that might quote the
+// token (JSON and base64 errors) are dropped.
+func (v *Verifier) reasons(tok *jwt.Token, c *claims, leafs []error) error {
+	if tok != nil && tok.Header != nil {
+		// golang-jwt reports a refused alg as a bad signature; say what it is.
+		if alg, _ := tok.Header["alg"].(string); !slices.Contains(v.algs, alg) {
+			return errAlgNotAllowed
+		}
+	}
+	own := slices.ContainsFunc(leafs, func(e error) bool { return slices.Contains(ownReasons, e) })
 	var keep []error
-	for _, e := range leafs {
-		if slices.Contains(knownReasons, e) && !slices.Contains(keep, e) {
+	add := func(e error) {
+		if !slices.Contains(keep, e) {
 			keep = append(keep, e)
 		}
 	}
-	if len(keep) == 0 {
-		return errUnclassified
+	for _, e := range leafs {
+		switch {
+		case e == jwt.ErrTokenUnverifiable && own:
+			// Our keyfunc's reason says more.
+		case e == jwt.ErrTokenRequiredClaimMissing:
+			n := len(keep)
+			if c.ExpiresAt == nil {
+				add(errMissingExp)
+			}
+			if v.issuer != "" && c.Issuer == "" {
+				add(errMissingIss)
+			}
+			if v.audience != "" && (len(c.Audience) == 0 || len(c.Audience) == 1 && c.Audience[0] == "") {
+				add(errMissingAud)
+			}
+			if len(keep) == n {
+				add(e)
+			}
+		case slices.Contains(knownReasons, e):
+			add(e)
+		}
 	}
-	return errors.Join(keep...)
+	switch len(keep) {
+	case 0:
+		return errUnclassified
+	case 1:
+		return keep[0]
+	}
+	return reasonList(keep)
 }
+
+// reasonList joins reasons on one line (errors.Join would use newlines,
+// which split a log line).
+type reasonList []error
+
+func (l reasonList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (l reasonList) Unwrap() []error { return l }
 
 // Issue mints an HS256 token for subject with the service's own key: iss
 // and aud from the Config (when set), iat and nbf now, exp now+ttl, and a
