@@ -1,0 +1,472 @@
+package breach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/bits-and-blooms/bloom/v3"
+
+	"github.com/safereset/safereset/data"
+)
+
+// DefaultFPR is the target false-positive rate when none is given.
+const DefaultFPR = 0.001
+
+// smallInput is the input size below which the builder counts lines
+// exactly instead of estimating them from the size.
+const smallInput = 64 << 20
+
+// ErrMostlyMalformed is returned by Build when more input lines are
+// malformed than well-formed: the inputs are probably not HIBP files.
+var ErrMostlyMalformed = errors.New("breach: most input lines are malformed")
+
+// BuildOptions configures Build.
+type BuildOptions struct {
+	// Out is the filter file to write. It is written to a temporary file
+	// in the same directory and renamed into place, so a server reloading
+	// Out never sees a partial file.
+	Out string
+	// FPR is the target false-positive rate (default DefaultFPR). Ignored
+	// with Base, whose m and k are kept.
+	FPR float64
+	// MinCount skips hashes seen fewer times than this. Lines with count 0
+	// (the padding of range downloads) are always skipped.
+	MinCount uint64
+	// Expected is the number of hashes to size the filter for; 0 estimates
+	// it from the input (exactly for inputs under 64 MiB).
+	Expected uint64
+	// Base is an existing filter to add to (same m and k) instead of
+	// starting empty; HIBP only ever adds hashes.
+	Base string
+	// Inputs are files, "-" for Stdin, or directories of range files.
+	Inputs []string
+	Stdin  io.Reader
+	// Plain reads the inputs as plaintext passwords, one a line, and
+	// inserts the SHA-1 of each line, instead of SHA1HEX:COUNT lines.
+	Plain bool
+	// Source describes the inputs in the header; default: their names.
+	Source string
+	// Progress receives a progress line (rate, ETA) every second; nil for
+	// none. Pass a terminal only.
+	Progress io.Writer
+	// Workers is the number of parsing/hashing goroutines (default GOMAXPROCS).
+	Workers int
+	// OneAtATime inserts each key with bloom's Add on one core, the slow
+	// baseline; for benchmarks.
+	OneAtATime bool
+	// BufferBytes bounds the memory for pending bit positions (default:
+	// a fifth of the filter, at least 4 MiB).
+	BufferBytes uint64
+	// Now stamps the build time (default time.Now).
+	Now func() time.Time
+}
+
+// BuildReport tells what Build did.
+type BuildReport struct {
+	Out    string
+	Header Header // of the written file
+	// Added is the number of hashes inserted by this build (the header's N
+	// also counts those of Base).
+	Added uint64
+	// Lines is the number of non-blank input lines.
+	Lines uint64
+	// Skipped counts hashes below MinCount.
+	Skipped uint64
+	// Malformed counts lines that are not SHA1HEX[:COUNT]; Samples quotes
+	// the first few with their line numbers.
+	Malformed uint64
+	Samples   []LineError
+	// IgnoredFiles are files in input directories not named like range files.
+	IgnoredFiles []string
+	// BytesRead is the input read from disk (compressed size for .gz).
+	BytesRead int64
+	Duration  time.Duration
+	// ExpectedFPR is (1-e^(-kn/m))^k for the header's n; FillFPR is
+	// (bits set / m)^k, what the filter actually does on random queries.
+	ExpectedFPR float64
+	FillFPR     float64
+	// Oversized is set when more hashes went in than the filter was sized
+	// for, so its false-positive rate is above the target.
+	Oversized bool
+}
+
+// Build reads HIBP hash files and writes a breach filter file.
+func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	rep := BuildReport{Out: opts.Out}
+	if opts.Out == "" {
+		return rep, errors.New("breach: build: no output file")
+	}
+	if len(opts.Inputs) == 0 {
+		return rep, errors.New("breach: build: no inputs")
+	}
+	fpr := opts.FPR
+	if fpr == 0 {
+		fpr = DefaultFPR
+	}
+	if !(fpr > 0 && fpr < 1) {
+		return rep, fmt.Errorf("breach: build: false-positive rate %v is not between 0 and 1", fpr)
+	}
+	srcs, ignored, err := expandInputs(opts.Inputs)
+	if err != nil {
+		return rep, fmt.Errorf("breach: build: %w", err)
+	}
+	rep.IgnoredFiles = ignored
+
+	// Size the filter, or take it from the base.
+	var hdr Header
+	var words []uint64
+	var free func()
+	if opts.Base != "" {
+		base, err := Open(opts.Base)
+		if err != nil {
+			return rep, fmt.Errorf("breach: build: base: %w", err)
+		}
+		if err := base.Verify(); err != nil {
+			base.Close()
+			return rep, fmt.Errorf("breach: build: base %s: %w", opts.Base, err)
+		}
+		hdr = base.Header()
+		words, free, err = allocWords(hdr.Words)
+		if err != nil {
+			base.Close()
+			return rep, fmt.Errorf("breach: build: %w", err)
+		}
+		copy(words, base.Bloom().BitSet().Words())
+		base.Close()
+	} else {
+		n := opts.Expected
+		if n == 0 {
+			var total int64
+			for _, s := range srcs {
+				total += s.size
+			}
+			if total >= 0 && total < smallInput && !hasStdin(srcs) {
+				n, err = countLines(ctx, srcs)
+			} else {
+				n, err = estimateLines(srcs, opts.Plain)
+			}
+			if err != nil {
+				return rep, fmt.Errorf("breach: build: %w", err)
+			}
+		}
+		m, k := bloom.EstimateParameters(uint(max(n, 1)), fpr)
+		hdr = Header{M: uint64(m), K: uint64(k), TargetFPR: fpr, Words: (uint64(m) + 63) / 64}
+		if hdr.M > maxBits {
+			return rep, fmt.Errorf("breach: build: %d hashes at FPR %v need %d bits, more than the %d this format allows", n, fpr, hdr.M, uint64(maxBits))
+		}
+		words, free, err = allocWords(hdr.Words)
+		if err != nil {
+			return rep, fmt.Errorf("breach: build: %w", err)
+		}
+	}
+	defer free()
+	sizedFor := sizedFor(hdr)
+
+	st, read, err := insertAll(ctx, opts, srcs, hdr, words)
+	rep.BytesRead = read
+	if st != nil {
+		rep.Added, rep.Lines, rep.Skipped, rep.Malformed, rep.Samples = st.added, st.lines, st.skipped, st.malformed, st.samples
+	}
+	if err != nil {
+		return rep, fmt.Errorf("breach: build: %w", err)
+	}
+	if rep.Malformed > 0 && rep.Malformed >= rep.Lines-rep.Malformed {
+		return rep, fmt.Errorf("%w (%d of %d lines; first: %s)", ErrMostlyMalformed, rep.Malformed, rep.Lines, rep.Samples[0])
+	}
+
+	hdr.N += rep.Added
+	hdr.BuiltAt = now().UTC()
+	hdr.ChecksumAlg = ChecksumCRC32C
+	hdr.Source = opts.Source
+	if hdr.Source == "" {
+		hdr.Source = describe(opts)
+	}
+	if len(hdr.Source) > MaxSourceLen {
+		hdr.Source = hdr.Source[:MaxSourceLen-3] + "..."
+	}
+	if err := writeFilter(opts.Out, &hdr, words); err != nil {
+		return rep, fmt.Errorf("breach: build: %w", err)
+	}
+	rep.Header = hdr
+	rep.ExpectedFPR = hdr.ExpectedFPR()
+	rep.FillFPR = fillFPR(words, hdr)
+	rep.Oversized = hdr.N > sizedFor
+	rep.Duration = now().Sub(start)
+	return rep, nil
+}
+
+func hasStdin(srcs []*source) bool {
+	for _, s := range srcs {
+		if s.path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sizedFor is the element count at which the filter reaches its target FPR.
+func sizedFor(h Header) uint64 {
+	// Invert p = (1-e^(-kn/m))^k for n.
+	x := 1 - math.Pow(h.TargetFPR, 1/float64(h.K))
+	if x <= 0 || x >= 1 {
+		return math.MaxUint64
+	}
+	return uint64(-float64(h.M) / float64(h.K) * math.Log(x))
+}
+
+func describe(opts BuildOptions) string {
+	names := make([]string, len(opts.Inputs))
+	for i, in := range opts.Inputs {
+		names[i] = filepath.Base(in)
+		if in == "-" {
+			names[i] = "stdin"
+		}
+	}
+	s := strings.Join(names, ", ")
+	if opts.Plain {
+		s = "plaintext " + s
+	}
+	if opts.MinCount > 1 {
+		s += fmt.Sprintf(" (min count %d)", opts.MinCount)
+	}
+	if opts.Base != "" {
+		s = filepath.Base(opts.Base) + " + " + s
+	}
+	return s
+}
+
+// fillFPR is the false-positive rate implied by the fraction of bits set.
+func fillFPR(words []uint64, h Header) float64 {
+	var set uint64
+	for _, w := range words {
+		set += uint64(bits.OnesCount64(w))
+	}
+	return math.Pow(float64(set)/float64(h.M), float64(h.K))
+}
+
+// insertAll streams the sources into words. It returns the merged parse
+// statistics and the bytes read.
+func insertAll(ctx context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64) (*parseStats, int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	minCount := max(opts.MinCount, 1)
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.OneAtATime {
+		workers = 1
+	}
+
+	var read atomic.Int64
+	var added atomic.Uint64
+	free := make(chan []byte, 4*workers+4)
+	for range cap(free) {
+		free <- make([]byte, chunkSize)
+	}
+	chunks := make(chan chunk, 4*workers)
+	readErr := make(chan error, 1)
+	go func() { readErr <- readChunks(ctx, srcs, opts.Stdin, &read, free, chunks) }()
+
+	stopProgress := startProgress(opts.Progress, srcs, &read, &added)
+	defer stopProgress()
+
+	stats := make([]parseStats, workers)
+	l := newLayout(hdr.M, hdr.K)
+
+	if opts.OneAtATime {
+		sink := simpleSink{bloom.FromWithM(words, uint(hdr.M), uint(hdr.K))}
+		for c := range chunks {
+			before := stats[0].added
+			parseChunk(c, opts.Plain, minCount, &stats[0], sink.add)
+			added.Add(stats[0].added - before)
+			free <- c.pooled
+		}
+	} else {
+		budget := opts.BufferBytes
+		if budget == 0 {
+			budget = max(hdr.Words*8/5, 4<<20)
+		}
+		entries := budget / 4 / uint64(workers)
+		// Keys per worker per round: leave room for random imbalance between
+		// regions and for the last chunk taken.
+		quota := max(uint64(float64(entries)/float64(hdr.K)*0.85), 1)
+		sinks := make([]*regionSink, workers)
+		for w := range sinks {
+			sinks[w] = newRegionSink(l, words, entries)
+		}
+		for done := false; !done; {
+			var eof atomic.Bool
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					s := sinks[w]
+					for s.keys < quota {
+						c, ok := <-chunks
+						if !ok {
+							eof.Store(true)
+							return
+						}
+						before := stats[w].added
+						parseChunk(c, opts.Plain, minCount, &stats[w], s.add)
+						added.Add(stats[w].added - before)
+						free <- c.pooled
+						if ctx.Err() != nil {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for w := range workers {
+				lo, hi := l.regions*uint64(w)/uint64(workers), l.regions*uint64(w+1)/uint64(workers)
+				wg.Go(func() { applyRegions(sinks, lo, hi) })
+			}
+			wg.Wait()
+			for _, s := range sinks {
+				s.keys = 0
+			}
+			done = eof.Load() || ctx.Err() != nil
+		}
+	}
+	cancel()
+	// Drain so the reader can finish, then take its verdict.
+	for c := range chunks {
+		_ = c
+	}
+	err := <-readErr
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil // we cancelled it ourselves after finishing
+	}
+	merged := &parseStats{}
+	for _, s := range stats {
+		merged.added += s.added
+		merged.skipped += s.skipped
+		merged.malformed += s.malformed
+		merged.lines += s.lines
+		merged.samples = append(merged.samples, s.samples...)
+	}
+	sortSamples(merged.samples, srcs)
+	if len(merged.samples) > maxSamples {
+		merged.samples = merged.samples[:maxSamples]
+	}
+	return merged, read.Load(), err
+}
+
+func sortSamples(s []LineError, srcs []*source) {
+	order := make(map[string]int, len(srcs))
+	for i, src := range srcs {
+		order[src.name] = i
+	}
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0; j-- {
+			a, b := s[j-1], s[j]
+			if order[a.Input] < order[b.Input] || (a.Input == b.Input && a.Line <= b.Line) {
+				break
+			}
+			s[j-1], s[j] = b, a
+		}
+	}
+}
+
+// writeFilter writes header and words to a temporary file beside out,
+// syncs it and renames it over out.
+func writeFilter(out string, hdr *Header, words []uint64) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write filter: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Seek(HeaderSize, io.SeekStart); err != nil {
+		return fmt.Errorf("write filter: %w", err)
+	}
+	sum, err := writeWords(tmp, words)
+	if err != nil {
+		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+	}
+	hdr.Checksum = sum
+	head, err := hdr.marshal()
+	if err != nil {
+		return fmt.Errorf("write filter: %w", err)
+	}
+	if _, err := tmp.WriteAt(head, 0); err != nil {
+		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write filter: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("write filter: %w", err)
+	}
+	return nil
+}
+
+// writeWords writes words little-endian and returns their checksum.
+func writeWords(w io.Writer, words []uint64) (uint64, error) {
+	const block = 4 << 20
+	var sum uint64
+	var tmp []byte
+	for len(words) > 0 {
+		n := min(len(words), block/8)
+		var b []byte
+		if littleEndian() {
+			b = unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), n*8)
+		} else {
+			if tmp == nil {
+				tmp = make([]byte, block)
+			}
+			b = tmp[:n*8]
+			for i, v := range words[:n] {
+				putLE(b[i*8:], v)
+			}
+		}
+		sum = updateChecksum(sum, b)
+		if _, err := w.Write(b); err != nil {
+			return 0, err
+		}
+		words = words[n:]
+	}
+	return sum, nil
+}
+
+// DefaultBuildOptions are the options that build the embedded default
+// filter (package data) from the common-password list at list into out.
+func DefaultBuildOptions(out, list string) BuildOptions {
+	builtAt := data.DefaultFilterBuiltAt()
+	return BuildOptions{
+		Out:    out,
+		FPR:    data.DefaultFilterFPR,
+		Inputs: []string{list},
+		Plain:  true,
+		Source: data.DefaultFilterSource,
+		Now:    func() time.Time { return builtAt },
+	}
+}

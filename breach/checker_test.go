@@ -1,0 +1,207 @@
+package breach_test
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/safereset/safereset/breach"
+	"github.com/safereset/safereset/data"
+)
+
+func TestSHA1Vector(t *testing.T) {
+	const want = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"
+	sum := sha1.Sum([]byte("password"))
+	if got := strings.ToUpper(hex.EncodeToString(sum[:])); got != want {
+		t.Fatalf("SHA-1(password) = %s, want %s", got, want)
+	}
+	// The HIBP line for "password" makes the checker refuse it.
+	in := writeFile(t, filepath.Join(t.TempDir(), "hibp.txt"), []byte(want+":52256179\r\n"))
+	path, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{in}})
+	c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{})
+	v, err := c.Check("password", nil)
+	if err != nil || !v.Breached {
+		t.Fatalf("Check(password) = %+v, %v; want breached", v, err)
+	}
+}
+
+func TestOpenDefault_RejectsCommonPasswords(t *testing.T) {
+	f, err := breach.OpenDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := breach.NewChecker(f, breach.CheckerOptions{}) // strength off: the filter alone
+	t.Cleanup(func() { c.Close() })
+	for _, pw := range []string{"qwertyuiop", "password1", "iloveyou", "password", "123456789"} {
+		v, err := c.Check(pw, nil)
+		if err != nil || !v.Breached {
+			t.Errorf("Check(%q) = %+v, %v; want breached", pw, v, err)
+		}
+	}
+	// Every listed password is in the filter.
+	for _, pw := range strings.Split(strings.TrimSpace(data.CommonPasswords()), "\n") {
+		if !f.ContainsSHA1(sha1.Sum([]byte(pw))) {
+			t.Fatalf("a listed password (%d bytes) is missing from the default filter", len(pw))
+		}
+	}
+	v, err := c.Check("kDWPe4qf$&mgM26&8hX", nil)
+	if err != nil || v.Breached {
+		t.Errorf("strong password: %+v, %v; want not breached", v, err)
+	}
+	info := c.Info()
+	if info.Elements != 7141 || info.Path != "" || info.Source != data.DefaultFilterSource {
+		t.Errorf("Info = %+v", info)
+	}
+}
+
+// The shipped default filter is exactly what `go generate ./data` makes
+// from the shipped list.
+func TestDefaultFilter_Reproducible(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "default.bloom")
+	opts := breach.DefaultBuildOptions(out, filepath.Join("..", "data", data.CommonPasswordsFile))
+	if _, err := mustBuildErr(opts); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, out)
+	if string(got) != data.BreachFilter() {
+		t.Fatalf("data/%s differs from a rebuild of data/%s: run go generate ./data", data.DefaultFilterFile, data.CommonPasswordsFile)
+	}
+}
+
+func TestChecker_Check(t *testing.T) {
+	path, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "password", "Correct-Horse-9")}})
+	tests := []struct {
+		name         string
+		minScore     int
+		password     string
+		inputs       []string
+		wantBreached bool
+		wantWeak     bool
+	}{
+		{"InFilter", 0, "password", nil, true, false},
+		{"NFKCInFilter", 0, "ｐａｓｓｗｏｒｄ", nil, true, false}, // fullwidth letters
+		{"Strong", breach.DefaultMinScore, "kDWPe4qf$&mgM26&8hX", []string{"jane.doe@example.com"}, false, false},
+		{"LowScore", breach.DefaultMinScore, "aaaaaaaaaaaa", nil, false, true},
+		{"LowScoreStrengthOff", 0, "aaaaaaaaaaaa", nil, false, false},
+		{"ContainsLocalPart", 0, "xX-JaneDoe-kDWPe4qf$&", []string{"janedoe@example.com"}, false, true},
+		{"ContainsLocalPartNFKC", 0, "xX-ＪａｎｅＤｏｅ-kDWPe4qf$&", []string{"janedoe@example.com"}, false, true},
+		{"ShortLocalPartAllowed", 0, "bob-kDWPe4qf$&mgM26", []string{"bob@example.com"}, false, false},
+		{"NotAnEmailInput", 0, "janedoe-kDWPe4qf$&mgM26", []string{"janedoe"}, false, false},
+		{"UserInputLowersScore", breach.DefaultMinScore, "janedoe1987", []string{"janedoe@example.com"}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{MinScore: tt.minScore})
+			v, err := c.Check(tt.password, tt.inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Breached != tt.wantBreached || v.Weak != tt.wantWeak {
+				t.Fatalf("Check = %+v, want breached=%v weak=%v", v, tt.wantBreached, tt.wantWeak)
+			}
+		})
+	}
+}
+
+func TestChecker_InfoAndClose(t *testing.T) {
+	path, rep := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "a", "b", "c")}, Source: "three"})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{Now: func() time.Time { return at }})
+	info := c.Info()
+	h := rep.Header
+	if info.Elements != 3 || info.Bits != h.M || info.K != h.K || info.TargetFPR != breach.DefaultFPR ||
+		!info.LoadedAt.Equal(at) || !info.BuiltAt.Equal(h.BuiltAt) || info.Source != "three" || info.Path != path {
+		t.Fatalf("Info = %+v, header %+v", info, h)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Check("x", nil); !errors.Is(err, breach.ErrClosed) {
+		t.Fatalf("Check after Close: %v, want ErrClosed", err)
+	}
+	if err := c.Reload(""); !errors.Is(err, breach.ErrClosed) {
+		t.Fatalf("Reload after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestChecker_ReloadKeepsOldOnError(t *testing.T) {
+	path, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "password")}})
+	bad := writeFile(t, filepath.Join(t.TempDir(), "bad.bloom"), []byte("not a filter"))
+	c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{})
+	if err := c.Reload(bad); !errors.Is(err, breach.ErrNotFilter) {
+		t.Fatalf("Reload(bad) = %v, want ErrNotFilter", err)
+	}
+	if v, err := c.Check("password", nil); err != nil || !v.Breached || c.Info().Path != path {
+		t.Fatalf("after failed reload: %+v, %v, %s", v, err, c.Info().Path)
+	}
+}
+
+// Reload swaps filters while many goroutines check; no check fails, none
+// sees an unmapped filter (which would crash the test binary), and a
+// password in both filters is found every time.
+func TestChecker_ReloadUnderConcurrentChecks(t *testing.T) {
+	pathA, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "both-filters", "only-in-a")}})
+	pathB, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "both-filters", "only-in-b")}})
+	c := breach.NewChecker(mustOpen(t, pathA), breach.CheckerOptions{VerifyOnReload: true})
+	t.Cleanup(func() { c.Close() })
+
+	const readers = 8
+	var (
+		stop    atomic.Bool
+		checks  atomic.Int64
+		wg      sync.WaitGroup
+		started sync.WaitGroup
+		errs    = make(chan error, readers)
+	)
+	started.Add(readers)
+	for range readers {
+		wg.Go(func() {
+			first := true
+			for !stop.Load() {
+				v, err := c.Check("both-filters", nil)
+				if err == nil && !v.Breached {
+					err = errors.New("password in both filters not found")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				checks.Add(1)
+				if first {
+					started.Done()
+					first = false
+				}
+			}
+		})
+	}
+	started.Wait() // every reader is running before the swaps start
+	for i := range 200 {
+		p := pathA
+		if i%2 == 0 {
+			p = pathB
+		}
+		if err := c.Reload(p); err != nil {
+			t.Fatalf("Reload #%d: %v", i, err)
+		}
+		if i%50 == 0 {
+			if err := c.Reload(""); err != nil { // reopen the same file
+				t.Fatalf("Reload(\"\"): %v", err)
+			}
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if checks.Load() < readers {
+		t.Fatalf("only %d checks ran", checks.Load())
+	}
+}

@@ -1,0 +1,31 @@
+// Package breach builds, maps and checks the bloom-filter files that hold
+// the Have I Been Pwned Pwned Passwords corpus, and decides whether a new
+// password is breached or too weak (SPEC §2.4, §6).
+//
+// A filter file (FORMAT.md) is a 4 KiB header followed by the filter's
+// little-endian 64-bit words. Open maps it read-only and wraps the words
+// with bloom.FromWithM, without copying or parsing, so a 3.35 GiB filter is
+// usable in milliseconds. Keys are the raw 20-byte SHA-1 digests of the
+// passwords' UTF-8 bytes, so a check hashes the password and tests the same
+// 20 bytes. Build writes files; its fast path computes bloom/v3's bit
+// locations itself, sorts them by 512 KiB region of the filter and sets them
+// region by region on every core.
+//
+// # Caveats
+//
+//   - A bloom filter has false positives: at the default target of 0.001,
+//     one password in a thousand that is not in the corpus is still refused.
+//     It has no false negatives.
+//   - Open checks only what is cheap (magic, version, header checksum, m, k
+//     and the exact file length). The checksum of the words is checked by
+//     Filter.Verify, `safereset breach info --verify`, Build's --base, and
+//     Reload with CheckerOptions.VerifyOnReload, because it reads the whole
+//     file (a full-size filter is 3.35 GiB).
+//   - The mapped words are shared with the page cache: until they are paged
+//     in, the first checks can wait for the disk. Open asks the kernel to read
+//     the file ahead in the background (MADV_WILLNEED); Verify pages it all in.
+//   - Rewriting a mapped file in place would change a running filter under
+//     it. Build never does: it writes a temporary file and renames it.
+//   - The file format assumes nothing about the host, but words are used in
+//     place only on little-endian machines; elsewhere they are copied.
+package breach

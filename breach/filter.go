@@ -1,0 +1,206 @@
+package breach
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/bits-and-blooms/bloom/v3"
+
+	"github.com/safereset/safereset/data"
+)
+
+// ErrClosed is returned when a closed Filter or Checker is used.
+var ErrClosed = errors.New("breach: filter closed")
+
+// Filter is an open breach filter: a header and a bloom.BloomFilter whose
+// words are the mapped file itself. It is safe for concurrent use. A Filter
+// stays mapped until Close is called and the last check using it has
+// finished.
+type Filter struct {
+	hdr   Header
+	path  string // "" for the embedded default filter
+	data  []byte // the whole file: a read-only mapping or an owned copy
+	bf    *bloom.BloomFilter
+	unmap func([]byte) error
+
+	// refs is 1 for the owner plus 1 per check in flight; the mapping is
+	// released when it drops to 0 and is never revived after that.
+	refs      atomic.Int64
+	closeOnce sync.Once
+}
+
+// Open maps the breach filter file at path read-only and wraps its words
+// with bloom.FromWithM without copying or parsing them. It checks what is
+// cheap to check (magic, version, header checksum, sane m and k, exact file
+// length) and refuses a truncated, foreign or corrupt file; the checksum of
+// the words is checked only by Verify, because it reads the whole file.
+func Open(path string) (*Filter, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("breach: open filter: %w", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("breach: open filter: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("breach: open filter %s: not a regular file", path)
+	}
+	head := make([]byte, HeaderSize)
+	n, err := io.ReadFull(fh, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
+	}
+	h, err := parseHeader(head[:n], st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
+	}
+	b, unmap, err := mapFile(fh, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
+	}
+	f, err := newFilter(h, path, b, unmap)
+	if err != nil {
+		_ = unmap(b)
+		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// OpenDefault opens the filter embedded in the binary, built from the
+// common-password list in package data. It is small and copied into memory.
+func OpenDefault() (*Filter, error) {
+	f, err := OpenBytes([]byte(data.BreachFilter()))
+	if err != nil {
+		return nil, fmt.Errorf("breach: open default filter: %w", err)
+	}
+	return f, nil
+}
+
+// OpenBytes opens a filter held in memory (a copy of a filter file). The
+// Filter takes ownership of b, which must not be changed afterwards.
+func OpenBytes(b []byte) (*Filter, error) {
+	h, err := parseHeader(b, int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0 {
+		b = append([]byte(nil), b...) // heap allocations are 8-byte aligned
+	}
+	return newFilter(h, "", b, func([]byte) error { return nil })
+}
+
+func newFilter(h Header, path string, b []byte, unmap func([]byte) error) (*Filter, error) {
+	words, err := wordsOf(b[HeaderSize:], h.Words)
+	if err != nil {
+		return nil, err
+	}
+	f := &Filter{
+		hdr:   h,
+		path:  path,
+		data:  b,
+		bf:    bloom.FromWithM(words, uint(h.M), uint(h.K)),
+		unmap: unmap,
+	}
+	f.refs.Store(1)
+	return f, nil
+}
+
+// littleEndian reports whether this machine stores uint64 little-endian,
+// so that file words can be used in place.
+func littleEndian() bool {
+	return binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+}
+
+// wordsOf returns the little-endian words in b as []uint64: in place on a
+// little-endian machine (b must be 8-byte aligned), as a swapped copy
+// elsewhere.
+func wordsOf(b []byte, n uint64) ([]uint64, error) {
+	if uint64(len(b)) != n*8 {
+		return nil, fmt.Errorf("%w: %d word bytes, want %d", ErrCorrupt, len(b), n*8)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: no words", ErrCorrupt)
+	}
+	if littleEndian() {
+		if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+			return nil, errors.New("filter words are not 8-byte aligned")
+		}
+		return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), nil
+	}
+	w := make([]uint64, n)
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	return w, nil
+}
+
+// Header returns the filter's header.
+func (f *Filter) Header() Header { return f.hdr }
+
+// Path returns the file the filter was opened from, "" for the embedded
+// default or an in-memory filter.
+func (f *Filter) Path() string { return f.path }
+
+// Bloom returns the filter as a bloom.BloomFilter over the mapped words. It
+// is read-only: writing to it faults. It is valid until Close.
+func (f *Filter) Bloom() *bloom.BloomFilter { return f.bf }
+
+// ContainsSHA1 reports whether the raw 20-byte SHA-1 digest is (probably)
+// in the filter. The caller must keep f open during the call.
+func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.bf.Test(sum[:]) }
+
+// Verify reads every word and compares the checksum with the header's. It
+// returns an error wrapping ErrCorrupt on a mismatch. As a side effect the
+// whole filter is paged in.
+func (f *Filter) Verify() error {
+	if !f.acquire() {
+		return ErrClosed
+	}
+	defer f.release()
+	if got := checksumWords(f.data[HeaderSize:]); got != f.hdr.Checksum {
+		return fmt.Errorf("%w: checksum of the words is %#x, header says %#x", ErrCorrupt, got, f.hdr.Checksum)
+	}
+	return nil
+}
+
+// Close releases the filter. Checks already running on it finish first; the
+// mapping is released when the last one is done. Close is idempotent.
+func (f *Filter) Close() error {
+	var err error
+	f.closeOnce.Do(func() { err = f.release() })
+	return err
+}
+
+// acquire takes a reference for one use; it fails once the filter has been
+// released for good.
+func (f *Filter) acquire() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (f *Filter) release() error {
+	if f.refs.Add(-1) != 0 {
+		return nil
+	}
+	b := f.data
+	f.data, f.bf = nil, nil
+	if err := f.unmap(b); err != nil {
+		return fmt.Errorf("breach: unmap filter: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+//go:build unix
+
+package breach
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapFile maps size bytes of f read-only and shared, so every process that
+// maps the same filter shares one copy in the page cache. It asks the kernel
+// to start reading the whole file in the background (MADV_WILLNEED), so the
+// first checks do not each wait for a disk read.
+func mapFile(f *os.File, size int64) ([]byte, func([]byte) error, error) {
+	if size == 0 || int64(int(size)) != size {
+		return nil, nil, fmt.Errorf("cannot map %d bytes", size)
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mmap: %w", err)
+	}
+	_ = unix.Madvise(b, unix.MADV_WILLNEED) // advice only; failure changes nothing
+	return b, unix.Munmap, nil
+}
+
+// allocWords returns n zeroed words of anonymous memory, backed by huge
+// pages where the kernel allows it: the builder writes all over the filter,
+// and 2 MiB pages save most of the TLB misses that 4 KiB pages would cost.
+func allocWords(n uint64) ([]uint64, func(), error) {
+	size := int(n * 8)
+	if uint64(size) != n*8 || size <= 0 {
+		return nil, nil, fmt.Errorf("cannot allocate %d words", n)
+	}
+	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocate %d MiB for the filter: %w", size>>20, err)
+	}
+	_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // advice only
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), func() { _ = unix.Munmap(b) }, nil
+}

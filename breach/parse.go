@@ -1,0 +1,120 @@
+package breach
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"fmt"
+)
+
+// maxSamples is how many malformed lines a build report quotes.
+const maxSamples = 5
+
+// LineError locates one malformed input line.
+type LineError struct {
+	Input  string
+	Line   uint64
+	Reason string
+}
+
+func (e LineError) String() string { return fmt.Sprintf("%s:%d: %s", e.Input, e.Line, e.Reason) }
+
+// parseStats counts what one worker saw.
+type parseStats struct {
+	added, skipped, malformed, lines uint64
+	samples                          []LineError
+}
+
+func (s *parseStats) bad(src *source, line uint64, reason string) {
+	s.malformed++
+	if len(s.samples) < maxSamples {
+		s.samples = append(s.samples, LineError{Input: src.name, Line: line, Reason: reason})
+	}
+}
+
+// parseChunk parses the lines of c and passes every accepted key to add.
+func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func(*[20]byte)) {
+	var key [20]byte
+	buf := c.buf
+	line := c.line - 1
+	for len(buf) > 0 {
+		var l []byte
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			l, buf = buf[:i], buf[i+1:]
+		} else {
+			l, buf = buf, nil
+		}
+		line++
+		if n := len(l); n > 0 && l[n-1] == '\r' {
+			l = l[:n-1]
+		}
+		if len(l) == 0 {
+			continue
+		}
+		st.lines++
+		if len(l) > maxLineLen {
+			st.bad(c.src, line, fmt.Sprintf("line longer than %d bytes", maxLineLen))
+			continue
+		}
+		if plain {
+			key = sha1.Sum(l)
+			add(&key)
+			st.added++
+			continue
+		}
+		count, reason := parseHashLine(l, c.src.prefix, &key)
+		if reason != "" {
+			st.bad(c.src, line, reason)
+			continue
+		}
+		if count < minCount {
+			st.skipped++
+			continue
+		}
+		add(&key)
+		st.added++
+	}
+}
+
+// parseHashLine decodes "SHA1HEX:COUNT" (or "SUFFIX35HEX:COUNT" in a range
+// file with the given prefix) into key. A line without ":COUNT" counts 1.
+// It returns a reason when the line is malformed.
+func parseHashLine(l []byte, prefix string, key *[20]byte) (uint64, string) {
+	var nib [40]byte
+	p := copy(nib[:], prefix) // prefix is validated hex, at most 5 digits
+	for i := 0; i < p; i++ {
+		nib[i], _ = unhex(nib[i])
+	}
+	want := 40 - p
+	if len(l) < want {
+		return 0, fmt.Sprintf("want %d hex digits, found a shorter line", want)
+	}
+	for i := 0; i < want; i++ {
+		v, ok := unhex(l[i])
+		if !ok {
+			return 0, fmt.Sprintf("want %d hex digits, byte %d is not hex", want, i+1)
+		}
+		nib[p+i] = v
+	}
+	for i := range key {
+		key[i] = nib[2*i]<<4 | nib[2*i+1]
+	}
+	rest := l[want:]
+	if len(rest) == 0 {
+		return 1, ""
+	}
+	if rest[0] != ':' || len(rest) == 1 || len(rest) > 21 {
+		return 0, fmt.Sprintf("want %d hex digits then :COUNT", want)
+	}
+	var count uint64
+	for _, c := range rest[1:] {
+		if c < '0' || c > '9' {
+			return 0, "COUNT is not a decimal number"
+		}
+		d := uint64(c - '0')
+		if count > (1<<64-1-d)/10 {
+			return 0, "COUNT is too large"
+		}
+		count = count*10 + d
+	}
+	return count, ""
+}
