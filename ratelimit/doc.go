@@ -28,12 +28,12 @@
 //     window (ulule rounds it down to a second; Take rounds it up).
 //   - IPv6 clients are counted per /64, because one subscriber usually holds
 //     a whole /64 and could otherwise rotate addresses freely.
-//   - X-Forwarded-For wins over Forwarded: a trusted proxy's Forwarded header
-//     is read only when the request carries no X-Forwarded-For at all. Almost
-//     every proxy maintains X-Forwarded-For, and believing a Forwarded header
-//     that such a proxy passes through untouched would let a client choose its
-//     own bucket. A proxy that writes only Forwarded must drop incoming
-//     X-Forwarded-For headers.
+//   - X-Forwarded-For wins over Forwarded: behind a trusted proxy, Forwarded
+//     is read only when X-Forwarded-For holds no entry at all. Almost every
+//     proxy maintains X-Forwarded-For, and believing a Forwarded header that
+//     such a proxy passes through untouched would let a client choose its own
+//     bucket. A proxy that writes only Forwarded must drop incoming
+//     X-Forwarded-For headers, or a client could choose its bucket that way.
 //   - The per-email fold (NFKC, full case folding, no white space or format
 //     characters) merges more than safereset.NormalizeEmail, which decides
 //     which account an address reaches. That is on purpose: merging buckets

@@ -90,8 +90,8 @@ func (p Proxies) contains(a netip.Addr) bool {
 // they arrived.
 //
 // When peer is not a trusted proxy, the headers are ignored and peer is the
-// client. Otherwise the hops of X-Forwarded-For (or, when the request has no
-// X-Forwarded-For at all, the for= parameters of Forwarded) are walked from
+// client. Otherwise the hops of X-Forwarded-For (or, when X-Forwarded-For
+// holds no entry at all, the for= parameters of Forwarded) are walked from
 // right to left, and the first hop that is not a trusted proxy is the
 // client. When every hop is trusted, the left-most is. An entry that is not
 // an address (garbage, "unknown", an obfuscated identifier) ends the walk:

@@ -101,6 +101,7 @@ func TestProxies_ClientIP(t *testing.T) {
 		{name: "ForwardedMissingBracket", proxies: trusted, peer: "10.0.0.1", forwarded: []string{`for="[2001:db8::1"`}, want: "10.0.0.1"},
 		{name: "ForwardedEmpty", proxies: trusted, peer: "10.0.0.1", forwarded: []string{""}, want: "10.0.0.1"},
 		{name: "XFFWinsOverForwarded", proxies: trusted, peer: "10.0.0.1", xff: []string{"198.51.100.1"}, forwarded: []string{"for=203.0.113.99"}, want: "198.51.100.1"},
+		{name: "ForwardedWhenXFFEmpty", proxies: trusted, peer: "10.0.0.1", xff: []string{" , "}, forwarded: []string{"for=203.0.113.99"}, want: "203.0.113.99"},
 		{name: "ForwardedWhenXFFAbsent", proxies: trusted, peer: "10.0.0.1", xff: []string{}, forwarded: []string{"for=203.0.113.99"}, want: "203.0.113.99"},
 	}
 	for _, tc := range cases {
