@@ -51,7 +51,7 @@ type fixture struct {
 	cfg    jwtauth.Config
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{
@@ -91,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func mustNew(t *testing.T, cfg jwtauth.Config) *jwtauth.Verifier {
+func mustNew(t testing.TB, cfg jwtauth.Config) *jwtauth.Verifier {
 	t.Helper()
 	v, err := jwtauth.New(cfg)
 	if err != nil {
@@ -100,7 +100,7 @@ func mustNew(t *testing.T, cfg jwtauth.Config) *jwtauth.Verifier {
 	return v
 }
 
-func mustRandom(t *testing.T, n int) []byte {
+func mustRandom(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
