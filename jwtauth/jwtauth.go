@@ -73,6 +73,7 @@ var (
 	errMissingExp     = errors.New("exp claim missing")
 	errMissingIss     = errors.New("iss claim missing")
 	errMissingAud     = errors.New("aud claim missing")
+	errBadTime        = errors.New("exp, nbf or iat outside the years 1970 to 9999")
 	errUnclassified   = errors.New("token rejected")
 
 	// Pre-wrapped so the cheap rejections do not allocate.
@@ -95,7 +96,7 @@ var knownReasons = append(slices.Clip(ownReasons),
 var ownReasons = []error{
 	errTooLong, errNotCompact, errAlgNotAllowed, errForbiddenHdr, errUnknownKid,
 	errNoKey, errMissingSubject, errBadSubject, errMissingIat, errRevoked,
-	errMissingExp, errMissingIss, errMissingAud,
+	errMissingExp, errMissingIss, errMissingAud, errBadTime,
 }
 
 // forbiddenHeaders name a key or a place to fetch one from (RFC 7515
@@ -315,6 +316,14 @@ func (c *claims) Validate() error {
 		errs = append(errs, errMissingSubject)
 	case !validSubject(c.Subject):
 		errs = append(errs, errBadSubject)
+	}
+	// golang-jwt turns out-of-range numbers (1e300) into times far in the
+	// past, which would make a nonsense nbf or iat pass.
+	for _, d := range []*jwt.NumericDate{c.ExpiresAt, c.NotBefore, c.IssuedAt} {
+		if d != nil && (d.Year() < 1970 || d.Year() > 9999) {
+			errs = append(errs, errBadTime)
+			break
+		}
 	}
 	if !c.cutoff.IsZero() {
 		switch {
