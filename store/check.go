@@ -43,9 +43,13 @@ func checkIndexes(tx *bolt.Tx) []error {
 		}
 		return nil
 	})
-	_ = tokens.ForEach(func(k, v []byte) error {
-		var t safereset.ResetToken
-		if err := jsonUnmarshal(v, &t); err != nil || !bytes.Equal(t.Hash[:], k) {
+	_ = tokens.ForEach(func(k, _ []byte) error {
+		if len(k) != 32 {
+			bad("tokens: bad key length %d", len(k))
+			return nil
+		}
+		t, _, err := getToken(tokens, [32]byte(k))
+		if err != nil {
 			bad("tokens: bad record")
 			return nil
 		}
@@ -58,13 +62,12 @@ func checkIndexes(tx *bolt.Tx) []error {
 		return nil
 	})
 	_ = userTokens.ForEach(func(k, _ []byte) error {
-		var t safereset.ResetToken
 		if len(k) != 8+32 {
 			bad("user_tokens: bad key length %d", len(k))
 			return nil
 		}
 		uid := binary.BigEndian.Uint64(k[:8])
-		if ok, err := getJSON(tokens, k[8:], &t); !ok || err != nil || t.UserID != uid {
+		if t, ok, err := getToken(tokens, [32]byte(k[8:])); !ok || err != nil || t.UserID != uid {
 			bad("user_tokens: entry of user %d points at no matching token", uid)
 		}
 		return nil

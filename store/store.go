@@ -40,7 +40,7 @@ const (
 	bucketMeta         = "meta"            // "schema" -> uint64; "unknownRequests" -> uint64
 	bucketUsers        = "users"           // uint64 id -> JSON safereset.User
 	bucketUsersByEmail = "users_by_email"  // EmailKey -> uint64 id
-	bucketTokens       = "tokens"          // sha256 -> JSON safereset.ResetToken
+	bucketTokens       = "tokens"          // sha256 -> user id, CreatedAt, ExpiresAt (binary, see encodeToken)
 	bucketUserTokens   = "user_tokens"     // uint64 user id ++ sha256 -> uint64 insertion sequence
 	bucketAPIKeys      = "apikeys"         // id -> JSON apiKeyRecord
 	bucketAPIKeyHashes = "apikeys_by_hash" // sha256 -> id
@@ -241,7 +241,7 @@ func timeKey(t time.Time) []byte {
 // keyTime decodes timeKey.
 func keyTime(b []byte) time.Time {
 	sec := int64(binary.BigEndian.Uint64(b[:8]) ^ (1 << 63))
-	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:12])))
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:12]))).UTC()
 }
 
 // getJSON decodes the value under key into v; it reports false when the

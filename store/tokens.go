@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 var errTokenCollision = errors.New("token hash already stored")
 
 // RequestReset implements safereset.Store. It always commits exactly one
-// write transaction: for an unknown emailKey it only bumps a counter in the
-// meta bucket, so both cases pay for one fsync. For a known user it drops
+// write transaction: for an unknown emailKey it bumps a counter in the meta
+// bucket and writes and removes placeholder keys in the buckets a real
+// request touches, so both cases rewrite about as many pages and pay for
+// one fsync of about the same size. For a known user it drops
 // the user's expired tokens, stores tok (UserID set from the user,
 // CreatedAt from the clock when zero), evicts the oldest tokens by
 // CreatedAt until at most maxOutstanding remain (values below 1 count as
@@ -37,6 +40,9 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		found = false
 		u, err := userByEmail(tx, emailKey)
 		if errors.Is(err, safereset.ErrUserNotFound) {
+			if err := decoyWrites(tx, tok.Hash, now); err != nil {
+				return err
+			}
 			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
 		}
 		if err != nil {
@@ -140,12 +146,11 @@ func validToken(tx *bolt.Tx, emailKey string, tokenHash [32]byte, now time.Time)
 	if err != nil {
 		return safereset.User{}, err
 	}
-	var tok safereset.ResetToken
-	ok, err := getJSON(tx.Bucket([]byte(bucketTokens)), tokenHash[:], &tok)
+	tok, ok, err := getToken(tx.Bucket([]byte(bucketTokens)), tokenHash)
 	if err != nil {
 		return safereset.User{}, err
 	}
-	if !ok || tok.UserID != u.ID || tok.Hash != tokenHash {
+	if !ok || tok.UserID != u.ID {
 		return safereset.User{}, safereset.ErrTokenInvalid
 	}
 	if !now.Before(tok.ExpiresAt) {
@@ -172,8 +177,12 @@ func userTokens(tx *bolt.Tx, userID uint64) ([]storedToken, error) {
 		if len(k) != 8+32 || len(v) != 8 {
 			return nil, fmt.Errorf("corrupt user token index entry")
 		}
-		var t storedToken
-		ok, err := getJSON(tokens, k[8:], &t.tok)
+		var (
+			t   storedToken
+			ok  bool
+			err error
+		)
+		t.tok, ok, err = getToken(tokens, [32]byte(k[8:]))
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +208,7 @@ func insertToken(tx *bolt.Tx, tok safereset.ResetToken) error {
 	if err != nil {
 		return err
 	}
-	if err := putJSON(tokens, tok.Hash[:], tok); err != nil {
+	if err := tokens.Put(tok.Hash[:], encodeToken(tok)); err != nil {
 		return err
 	}
 	return tx.Bucket([]byte(bucketUserTokens)).Put(userTokenKey(tok.UserID, tok.Hash), u64(seq))
@@ -245,4 +254,68 @@ func bumpCounter(b *bolt.Bucket, key []byte) error {
 		n = binary.BigEndian.Uint64(v)
 	}
 	return b.Put(key, u64(n+1))
+}
+
+// tokenRecordLen is the size of a stored token record: user ID, CreatedAt
+// and ExpiresAt (timeKey encoding). The hash is the key. A fixed binary
+// layout instead of JSON keeps the hot path cheap: RequestReset reads
+// every outstanding token of the user.
+const tokenRecordLen = 8 + 12 + 12
+
+// encodeToken returns tok's stored record.
+func encodeToken(tok safereset.ResetToken) []byte {
+	b := make([]byte, 0, tokenRecordLen)
+	b = append(b, u64(tok.UserID)...)
+	b = append(b, timeKey(tok.CreatedAt)...)
+	return append(b, timeKey(tok.ExpiresAt)...)
+}
+
+// getToken loads the token stored under hash.
+func getToken(tokens *bolt.Bucket, hash [32]byte) (safereset.ResetToken, bool, error) {
+	v := tokens.Get(hash[:])
+	if v == nil {
+		return safereset.ResetToken{}, false, nil
+	}
+	if len(v) != tokenRecordLen {
+		return safereset.ResetToken{}, true, fmt.Errorf("corrupt token record (%d bytes)", len(v))
+	}
+	return safereset.ResetToken{
+		Hash:      hash,
+		UserID:    binary.BigEndian.Uint64(v[:8]),
+		CreatedAt: keyTime(v[8:20]),
+		ExpiresAt: keyTime(v[20:32]),
+	}, true, nil
+}
+
+// decoyWrites puts and deletes a placeholder key in each bucket a real
+// RequestReset changes, so that bbolt rewrites comparable pages and an
+// unknown address costs about what a known one does. It never touches a
+// stored record: the placeholder keys cannot belong to one (user ID 0 and
+// outbox ID MaxUint64 are never assigned; a stored token hash is skipped).
+func decoyWrites(tx *bolt.Tx, hash [32]byte, now time.Time) error {
+	const noID = math.MaxUint64
+	type decoy struct {
+		bucket string
+		key    []byte
+		value  []byte
+	}
+	decoys := []decoy{
+		{bucketTokens, hash[:], make([]byte, tokenRecordLen)},
+		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
+		{bucketOutbox, u64(noID), make([]byte, 512)},
+		{bucketOutboxDue, dueKey(now, noID), []byte{}},
+	}
+	for _, d := range decoys {
+		b := tx.Bucket([]byte(d.bucket))
+		if b.Get(d.key) != nil {
+			continue
+		}
+		if err := b.Put(d.key, d.value); err != nil {
+			return err
+		}
+		if err := b.Delete(d.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -299,6 +299,22 @@ func TestTokens_RequestReset(t *testing.T) {
 			t.Errorf("alice's token disturbed: %v", err)
 		}
 	})
+	t.Run("UnknownUserLeavesStoredHashAlone", func(t *testing.T) {
+		db, _ := mustOpen(t)
+		mustCreateUser(t, db, "alice@example.com")
+		mustRequest(t, db, "alice@example.com", "same", t0.Add(time.Hour))
+		found, err := db.RequestReset(ctx, "mallory@example.com",
+			safereset.ResetToken{Hash: hashOf("same"), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken("same"))
+		if err != nil || found {
+			t.Fatalf("RequestReset = %v, %v; want false, nil", found, err)
+		}
+		if err := db.CheckToken(ctx, "alice@example.com", hashOf("same"), t0); err != nil {
+			t.Errorf("alice's token removed by a request for an unknown address: %v", err)
+		}
+		if n, _, _ := db.OutboxStats(ctx); n != 1 {
+			t.Errorf("outbox depth = %d, want alice's 1", n)
+		}
+	})
 }
 
 // TestTokens_ConcurrentReset races many resets with one token: exactly one
