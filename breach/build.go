@@ -263,8 +263,8 @@ func fillFPR(words []uint64, h Header) float64 {
 
 // insertAll streams the sources into words. It returns the merged parse
 // statistics and the bytes read.
-func insertAll(ctx context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64) (*parseStats, int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
+func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64) (*parseStats, int64, error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	minCount := max(opts.MinCount, 1)
 	workers := opts.Workers
@@ -352,8 +352,11 @@ func insertAll(ctx context.Context, opts BuildOptions, srcs []*source, hdr Heade
 		_ = c
 	}
 	err := <-readErr
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		err = nil // we cancelled it ourselves after finishing
+	if errors.Is(err, context.Canceled) {
+		err = parent.Err() // nil when we cancelled it ourselves after finishing
+	}
+	if err == nil {
+		err = parent.Err()
 	}
 	merged := &parseStats{}
 	for _, s := range stats {

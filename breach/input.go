@@ -124,16 +124,25 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// openSource opens a source for reading, decompressing gzip (recognized by
-// its magic bytes, whatever the file is called).
-func openSource(s *source, stdin io.Reader, read *atomic.Int64) (io.Reader, func() error, error) {
+// opener opens sources one after another, reusing its buffer and
+// decompressor (a range download is a million small files).
+type opener struct {
+	stdin io.Reader
+	read  *atomic.Int64
+	br    *bufio.Reader
+	zr    *gzip.Reader
+}
+
+// open opens a source for reading, decompressing gzip (recognized by its
+// magic bytes, whatever the file is called).
+func (o *opener) open(s *source) (io.Reader, func() error, error) {
 	var r io.Reader
 	closeFn := func() error { return nil }
 	if s.path == "" {
-		if stdin == nil {
+		if o.stdin == nil {
 			return nil, nil, errors.New("input -: no standard input")
 		}
-		r = stdin
+		r = o.stdin
 	} else {
 		f, err := os.Open(s.path)
 		if err != nil {
@@ -141,33 +150,44 @@ func openSource(s *source, stdin io.Reader, read *atomic.Int64) (io.Reader, func
 		}
 		r, closeFn = f, f.Close
 	}
-	br := bufio.NewReaderSize(countingReader{r, read}, 64<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			closeFn()
-			return nil, nil, fmt.Errorf("input %s: %w", s.name, err)
-		}
-		return zr, closeFn, nil
+	cr := countingReader{r, o.read}
+	if o.br == nil {
+		o.br = bufio.NewReaderSize(cr, 64<<10)
+	} else {
+		o.br.Reset(cr)
 	}
-	return br, closeFn, nil
+	magic, _ := o.br.Peek(2)
+	if len(magic) < 2 || magic[0] != 0x1f || magic[1] != 0x8b {
+		return o.br, closeFn, nil
+	}
+	var err error
+	if o.zr == nil {
+		o.zr, err = gzip.NewReader(o.br)
+	} else {
+		err = o.zr.Reset(o.br)
+	}
+	if err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("input %s: %w", s.name, err)
+	}
+	return o.zr, closeFn, nil
 }
 
 // readChunks reads every source in order and sends blocks of whole lines to
 // out, taking empty buffers from free. It closes out when done.
 func readChunks(ctx context.Context, srcs []*source, stdin io.Reader, read *atomic.Int64, free chan []byte, out chan<- chunk) error {
 	defer close(out)
+	o := &opener{stdin: stdin, read: read}
 	for _, s := range srcs {
-		if err := readSource(ctx, s, stdin, read, free, out); err != nil {
+		if err := readSource(ctx, s, o, free, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readSource(ctx context.Context, s *source, stdin io.Reader, read *atomic.Int64, free chan []byte, out chan<- chunk) error {
-	r, closeFn, err := openSource(s, stdin, read)
+func readSource(ctx context.Context, s *source, o *opener, free chan []byte, out chan<- chunk) error {
+	r, closeFn, err := o.open(s)
 	if err != nil {
 		return err
 	}
@@ -257,12 +277,12 @@ func isGzip(path string) bool {
 // small inputs so the filter is sized for exactly what it will hold.
 func countLines(ctx context.Context, srcs []*source) (uint64, error) {
 	var n uint64
-	var read atomic.Int64
+	o := &opener{read: new(atomic.Int64)}
 	for _, s := range srcs {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		r, closeFn, err := openSource(s, nil, &read)
+		r, closeFn, err := o.open(s)
 		if err != nil {
 			return 0, err
 		}
