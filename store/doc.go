@@ -11,6 +11,12 @@
 //     costs an fsync (milliseconds on most disks). Throughput of changing
 //     calls (RequestReset, ResetPassword, outbox updates) is bounded by the
 //     disk's fsync rate, not the CPU.
+//   - RequestReset calls its compose function inside the write
+//     transaction; it must be quick and must not call the store.
+//   - RequestReset for an unknown address writes placeholder keys (put and
+//     deleted in the same transaction) so its commit costs about what a
+//     known address's does; the remaining gap is a few microseconds of CPU
+//     for rendering and encoding the mail (see BenchmarkRequestReset).
 //   - One process: Open takes an exclusive file lock and fails with
 //     ErrLocked after Options.Timeout when another process (or another DB
 //     in this process) holds it. Use Backup for copies of a live file.

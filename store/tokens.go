@@ -14,6 +14,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// errEmptyHash refuses to store an empty password hash, which would lock
+// the account in a way that looks like data loss.
+var errEmptyHash = errors.New("store: empty password hash")
+
 // errTokenCollision aborts RequestReset when the new token's hash is
 // already stored; with 128 random bits it means a broken generator.
 var errTokenCollision = errors.New("token hash already stored")
@@ -28,8 +32,15 @@ var errTokenCollision = errors.New("token hash already stored")
 // CreatedAt until at most maxOutstanding remain (values below 1 count as
 // 1, and the new token is never evicted), and queues the message compose
 // returns. Any error, including one from compose, stores nothing.
+//
+// compose runs inside the write transaction, which holds bbolt's single
+// writer lock: it must be quick (render a template) and must not call the
+// store, or it deadlocks.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
 	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+	if tok.ExpiresAt.IsZero() {
+		return false, errors.New("store: request reset: token has no expiry")
+	}
 	maxOutstanding = max(maxOutstanding, 1)
 	now := db.now()
 	if tok.CreatedAt.IsZero() {
@@ -116,6 +127,9 @@ func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byt
 // outstanding token of the user. Of several concurrent calls with one
 // token, exactly one succeeds; the others get safereset.ErrTokenInvalid.
 func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (safereset.User, error) {
+	if newHash == "" {
+		return safereset.User{}, errEmptyHash
+	}
 	var u safereset.User
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var err error

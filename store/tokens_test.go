@@ -101,6 +101,15 @@ func TestTokens_ResetPassword(t *testing.T) {
 		}
 	})
 
+	t.Run("EmptyHashRefused", func(t *testing.T) {
+		if _, err := db.ResetPassword(ctx, "alice@example.com", hashOf("a1"), "", t0); err == nil {
+			t.Fatal("ResetPassword with an empty hash succeeded")
+		}
+		if err := db.CheckToken(ctx, "alice@example.com", hashOf("a1"), t0); err != nil {
+			t.Errorf("token consumed by a refused reset: %v", err)
+		}
+	})
+
 	now := t0.Add(10 * time.Minute)
 	u, err := db.ResetPassword(ctx, "alice@example.com", hashOf("a1"), "$argon2id$new", now)
 	if err != nil {
@@ -297,6 +306,13 @@ func TestTokens_RequestReset(t *testing.T) {
 		}
 		if err := db.CheckToken(ctx, "alice@example.com", hashOf("same"), t0); err != nil {
 			t.Errorf("alice's token disturbed: %v", err)
+		}
+	})
+	t.Run("NoExpiryRefused", func(t *testing.T) {
+		db, _ := mustOpen(t)
+		mustCreateUser(t, db, "alice@example.com")
+		if _, err := db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("x")}, 3, composeToken("x")); err == nil {
+			t.Error("RequestReset with a zero ExpiresAt succeeded")
 		}
 	})
 	t.Run("UnknownUserLeavesStoredHashAlone", func(t *testing.T) {

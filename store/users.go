@@ -66,6 +66,9 @@ func (db *DB) UserByEmail(ctx context.Context, emailKey string) (safereset.User,
 // PasswordChangedAt to at. It returns safereset.ErrUserNotFound when no
 // user has emailKey. Outstanding reset tokens are left alone.
 func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time.Time) error {
+	if phc == "" {
+		return errEmptyHash
+	}
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := userByEmail(tx, emailKey)
 		if err != nil {

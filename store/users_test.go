@@ -56,6 +56,9 @@ func TestUsers_CRUD(t *testing.T) {
 	if got.PasswordHash != "$argon2id$new" || !got.PasswordChangedAt.Equal(at) {
 		t.Errorf("after SetPasswordHash = %+v", got)
 	}
+	if err := db.SetPasswordHash(ctx, "alice@example.com", "", at); err == nil {
+		t.Error("SetPasswordHash with an empty hash succeeded")
+	}
 	if err := db.SetPasswordHash(ctx, "nobody@example.com", "x", at); !errors.Is(err, safereset.ErrUserNotFound) {
 		t.Errorf("SetPasswordHash unknown: err = %v, want ErrUserNotFound", err)
 	}
