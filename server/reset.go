@@ -144,7 +144,8 @@ func handleRequestToken(d *Deps) fiber.Handler {
 			d.NotifyOutbox()
 		}
 		setCodes(c, nil)
-		return c.SendStatus(fiber.StatusAccepted)
+		c.Status(fiber.StatusAccepted)
+		return nil
 	}
 }
 
@@ -268,7 +269,8 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		}
 		d.Metrics.MailSend(safereset.MailConfirmation, "sent")
 		setCodes(c, nil)
-		return c.SendStatus(fiber.StatusNoContent)
+		c.Status(fiber.StatusNoContent)
+		return nil
 	}
 }
 

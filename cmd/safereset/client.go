@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/safereset/safereset/store"
+)
+
+// adminClient talks to a running server's admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// adminFlags adds --admin-url and --data-dir to fs; call client() after
+// parsing.
+type adminFlags struct {
+	url, dataDir string
+	getenv       func(string) string
+}
+
+func addAdminFlags(fs interface {
+	StringVar(*string, string, string, string)
+}, getenv func(string) string) *adminFlags {
+	a := &adminFlags{getenv: getenv}
+	fs.StringVar(&a.url, "admin-url", "http://127.0.0.1:9090", "ops listener of the running server (env SAFERESET_ADMIN_URL)")
+	fs.StringVar(&a.dataDir, "data-dir", "./safereset-data", "data dir whose admin.token to use when SAFERESET_ADMIN_TOKEN is unset")
+	return a
+}
+
+func (a *adminFlags) client() (*adminClient, error) {
+	u, err := url.Parse(a.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--admin-url %q is not an http(s) URL", a.url)
+	}
+	token := a.getenv("SAFERESET_ADMIN_TOKEN")
+	if token == "" {
+		path := filepath.Join(a.dataDir, "admin.token")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("no admin token: set SAFERESET_ADMIN_TOKEN or point --data-dir at the server's data dir (%v)", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return &adminClient{base: strings.TrimRight(a.url, "/"), token: token, http: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil). An
+// error answer becomes an error carrying the server's message.
+func (c *adminClient) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: unreadable answer: %v", method, path, err)
+	}
+	return nil
+}
+
+func (c *adminClient) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the server's admin API at %s (is `safereset serve` running?): %v", c.base, unwrapURLError(err))
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return nil, errors.New(e.Error)
+		}
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return resp, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func jsonBody(v any) io.Reader {
+	b, _ := json.Marshal(v)
+	return bytes.NewReader(b)
+}
+
+// readSecretLine reads the first line of r (without its line ending).
+func readSecretLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin (give it as the first line)")
+	}
+	return line, nil
+}
+
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return exitError{code: 2, msg: "user: want add, import, verify or delete"}
+	}
+	sub := args[0]
+	fs := newFlagSet("user "+sub, stderr)
+	af := addAdminFlags(fs, getenv)
+	var phc string
+	if sub == "add" {
+		fs.StringVar(&phc, "password-hash", "", "store this argon2id or bcrypt PHC string instead of reading a password")
+	}
+	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return exitError{code: 2, msg: fmt.Sprintf("user %s: want exactly one argument", sub)}
+	}
+	arg := fs.Arg(0)
+	switch sub {
+	case "add", "verify", "delete", "import":
+	default:
+		return exitError{code: 2, msg: fmt.Sprintf("user: unknown subcommand %q", sub)}
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add":
+		in := map[string]string{"emailAddress": arg}
+		if phc != "" {
+			in["passwordHash"] = phc
+		} else {
+			pw, err := readSecretLine(stdin)
+			if err != nil {
+				return err
+			}
+			in["password"] = pw
+		}
+		var out struct {
+			ID uint64 `json:"id"`
+		}
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users", jsonBody(in), &out); err != nil {
+			return fmt.Errorf("user add: %w", err)
+		}
+		fmt.Fprintf(stdout, "created user %d\n", out.ID)
+	case "verify":
+		pw, err := readSecretLine(stdin)
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Match bool `json:"match"`
+		}
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/verify", jsonBody(map[string]string{"emailAddress": arg, "password": pw}), &out); err != nil {
+			return fmt.Errorf("user verify: %w", err)
+		}
+		if !out.Match {
+			fmt.Fprintln(stdout, "no match")
+			return exitError{code: 1}
+		}
+		fmt.Fprintln(stdout, "match")
+	case "delete":
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/delete", jsonBody(map[string]string{"emailAddress": arg}), nil); err != nil {
+			return fmt.Errorf("user delete: %w", err)
+		}
+		fmt.Fprintln(stdout, "deleted")
+	case "import":
+		var r io.Reader = stdin
+		if arg != "-" {
+			f, err := os.Open(arg)
+			if err != nil {
+				return fmt.Errorf("user import: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		var out struct {
+			Imported, Skipped, Failed int
+			Errors                    []struct {
+				Line  int
+				Error string
+			}
+		}
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/import", r, &out); err != nil {
+			return fmt.Errorf("user import: %w", err)
+		}
+		for _, e := range out.Errors {
+			fmt.Fprintf(stderr, "line %d: %s\n", e.Line, oneLine(e.Error))
+		}
+		fmt.Fprintf(stdout, "imported %d, skipped %d (already exist), failed %d\n", out.Imported, out.Skipped, out.Failed)
+		if out.Failed > 0 {
+			return exitError{code: 1, msg: fmt.Sprintf("user import: %d line(s) failed", out.Failed)}
+		}
+	}
+	return nil
+}
+
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return exitError{code: 2, msg: "apikey: want create, list or revoke"}
+	}
+	sub := args[0]
+	fs := newFlagSet("apikey "+sub, stderr)
+	af := addAdminFlags(fs, getenv)
+	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+		return err
+	}
+	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
+	n, ok := want[sub]
+	if !ok {
+		return exitError{code: 2, msg: fmt.Sprintf("apikey: unknown subcommand %q", sub)}
+	}
+	if fs.NArg() != n {
+		return exitError{code: 2, msg: fmt.Sprintf("apikey %s: want %d argument(s)", sub, n)}
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		var out struct {
+			Key string `json:"key"`
+		}
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/apikeys", jsonBody(map[string]string{"name": fs.Arg(0)}), &out); err != nil {
+			return fmt.Errorf("apikey create: %w", err)
+		}
+		fmt.Fprintln(stdout, out.Key)
+	case "list":
+		var out []struct {
+			ID, Name             string
+			CreatedAt, RevokedAt time.Time
+		}
+		if err := c.do(ctx, http.MethodGet, "/admin/v1/apikeys", nil, &out); err != nil {
+			return fmt.Errorf("apikey list: %w", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+		for _, k := range out {
+			rev := "-"
+			if !k.RevokedAt.IsZero() {
+				rev = k.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.CreatedAt.UTC().Format(time.RFC3339), rev)
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := c.do(ctx, http.MethodDelete, "/admin/v1/apikeys/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
+			return fmt.Errorf("apikey revoke: %w", err)
+		}
+		fmt.Fprintln(stdout, "revoked")
+	}
+	return nil
+}
+
+func runJWT(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "issue" {
+		return exitError{code: 2, msg: "jwt: want issue"}
+	}
+	fs := newFlagSet("jwt issue", stderr)
+	af := addAdminFlags(fs, getenv)
+	subject := fs.String("subject", "", "client name recorded in logs and metrics (required)")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+		return err
+	}
+	if *subject == "" || fs.NArg() != 0 {
+		return exitError{code: 2, msg: "jwt issue: want --subject NAME and no arguments"}
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/admin/v1/jwt", jsonBody(map[string]string{"subject": *subject, "ttl": ttl.String()}), &out); err != nil {
+		return fmt.Errorf("jwt issue: %w", err)
+	}
+	fmt.Fprintln(stdout, out.Token)
+	return nil
+}
+
+func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("backup", stderr)
+	af := addAdminFlags(fs, getenv)
+	force := fs.Bool("force", false, "overwrite OUT if it exists")
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return exitError{code: 2, msg: "backup: want exactly one argument, the output file"}
+	}
+	out := fs.Arg(0)
+	if _, err := os.Stat(out); err == nil && !*force {
+		return fmt.Errorf("backup: %s exists; use --force to overwrite it", out)
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/admin/v1/backup", nil)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer resp.Body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".safereset-backup-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("backup: download: %w", err)
+	}
+	// A stream cut short is not a database: open it before keeping it.
+	db, err := store.Open(tmp.Name(), store.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("backup: the received file is not a valid database (%v); nothing written", err)
+	}
+	users, err := db.CountUsers(ctx)
+	db.Close()
+	if err != nil {
+		return fmt.Errorf("backup: the received file is not a valid database (%v); nothing written", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes, %d users)\n", out, n, users)
+	return nil
+}
