@@ -50,11 +50,11 @@ type serveConfig struct {
 	argonThreads    uint
 	hashConcurrency int
 
-	trustedProxies                          string
+	trustedProxies                           string
 	rateRequestEmail, rateResetEmail, rateIP string
 
 	jwtSecretFile, jwtPublicKeys, jwtJWKS, jwtIssuer, jwtAudience, jwtAlgorithms, jwtNotBefore string
-	jwtLeeway                                                                                 time.Duration
+	jwtLeeway                                                                                  time.Duration
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
