@@ -174,6 +174,21 @@ func TestOpen_Schema(t *testing.T) {
 	})
 }
 
+func TestOpen_BadPath(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, filepath.Join(notDir, "safereset.db")} {
+		db, err := store.Open(path, store.Options{})
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
+
 func TestOpen_RestartKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}

@@ -377,3 +377,47 @@ func TestTokens_ConcurrentReset(t *testing.T) {
 		t.Errorf("stored hash %q, want the winner's %q", u.PasswordHash, want)
 	}
 }
+
+// TestTokens_ConcurrentRequests issues many requests for one user at once:
+// however they interleave, at most maxOutstanding tokens may survive, and
+// each request queues exactly one mail.
+func TestTokens_ConcurrentRequests(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpen(t)
+	mustCreateUser(t, db, "alice@example.com")
+
+	const n = 20
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			tok := fmt.Sprint("c", i)
+			_, errs[i] = db.RequestReset(ctx, "alice@example.com",
+				safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken(tok))
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	valid := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("request %d: %v", i, errs[i])
+		}
+		if db.CheckToken(ctx, "alice@example.com", hashOf(fmt.Sprint("c", i)), t0) == nil {
+			valid++
+		}
+	}
+	if valid != 3 {
+		t.Errorf("%d tokens outstanding after %d concurrent requests, want 3", valid, n)
+	}
+	if depth, _, _ := db.OutboxStats(ctx); depth != n {
+		t.Errorf("outbox depth = %d, want %d", depth, n)
+	}
+}
