@@ -105,16 +105,20 @@ var ownReasons = []error{
 // the token outright.
 var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit"}
 
-// Config configures a Verifier. The zero value of every field but one
-// source of keys (DataDir, HS256Secret, PublicKeyFile or JWKSFile) is fine.
+// Config configures a Verifier. Only a source of keys is required:
+// DataDir, HS256Secret, PublicKeyFile or JWKSFile; every other field has a
+// safe zero value.
 type Config struct {
 	// DataDir is where jwt.key, the service's HS256 secret, is created
 	// (SecretSize random bytes, mode 0600) on first start when HS256 is
 	// allowed and HS256Secret is empty. An existing jwt.key is reused; one
 	// readable by group or others is refused.
 	DataDir string
-	// HS256Secret is a configured HS256 secret; it replaces jwt.key. It
-	// must be at least SecretSize bytes.
+	// HS256Secret is a configured HS256 secret, used as raw bytes; it
+	// replaces jwt.key. It must be at least SecretSize bytes and should be
+	// random (a 32-character passphrase passes the length check but is
+	// guessable offline from any token). The HS256 key has no kid: an
+	// HS256 token that names one is refused.
 	HS256Secret []byte
 	// PublicKeyFile is an optional PEM file of "PUBLIC KEY" (PKIX) or "RSA
 	// PUBLIC KEY" (PKCS #1) blocks: RSA (2048–8192 bits, RS256), ECDSA
