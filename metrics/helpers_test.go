@@ -1,7 +1,6 @@
 package metrics_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/metrics"
+	"github.com/safereset/safereset/metrics/prometheustest"
 )
 
 // epoch is the fixed "now" of the tests.
@@ -194,21 +194,11 @@ func (l labelSet) String() string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-// requireTool returns the path of an external program. Locally a missing
-// program skips the test loudly; in CI (CI=true) it fails it, since
-// .ci/run installs it with scripts/install-prometheus.sh.
+// requireTool returns the path of an external program; see
+// prometheustest.RequireBinary.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := "!!! " + name + " not found on PATH (" + err.Error() + "); install it with `sh scripts/install-prometheus.sh` (Debian package prometheus) !!!"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return prometheustest.RequireBinary(t, name)
 }
 
 // metricsDir is the directory of this package's sources, where the
