@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -98,7 +99,25 @@ scrape_configs:
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		t.Fatalf("prometheustest: %v", err)
 	}
-	logPath := filepath.Join(dir, "prometheus.log")
+	// The port is picked free just before Prometheus binds it; if another
+	// process takes it in between, try again on a new one.
+	for attempt := 1; ; attempt++ {
+		s, portTaken := launch(t, bin, configPath, dir, attempt)
+		if !portTaken {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatalf("prometheustest: no free port after %d attempts", attempt)
+		}
+	}
+}
+
+// launch starts Prometheus once and waits until it is ready. It reports
+// portTaken, instead of failing the test, when Prometheus exited because
+// its listen address was in use.
+func launch(t testing.TB, bin, configPath, dir string, attempt int) (s *Server, portTaken bool) {
+	t.Helper()
+	logPath := filepath.Join(dir, fmt.Sprintf("prometheus-%d.log", attempt))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatalf("prometheustest: %v", err)
@@ -124,7 +143,8 @@ scrape_configs:
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cancel()
-		<-exited
+		err := <-exited
+		exited <- err
 		_ = logFile.Close()
 		if t.Failed() {
 			if log, err := os.ReadFile(logPath); err == nil {
@@ -133,13 +153,16 @@ scrape_configs:
 		}
 	})
 
-	s := &Server{URL: "http://" + addr}
+	s = &Server{URL: "http://" + addr}
 	deadline := time.Now().Add(Timeout)
 	for {
 		select {
 		case err := <-exited:
 			exited <- err // for the cleanup
 			log, _ := os.ReadFile(logPath)
+			if strings.Contains(string(log), "address already in use") {
+				return nil, true
+			}
 			t.Fatalf("prometheustest: prometheus exited early: %v\n%s", err, log)
 		default:
 		}
@@ -147,7 +170,7 @@ scrape_configs:
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return s, false
 			}
 		}
 		if time.Now().After(deadline) {
