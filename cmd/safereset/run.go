@@ -50,8 +50,7 @@ Run "safereset <command> -h" for the flags of a command.`
 // run is the whole program; main only maps its error to an exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		fmt.Fprintln(stderr, usage)
-		return exitError{code: 2, msg: "no command given"}
+		return exitError{code: 2, msg: `no command given (run "safereset help")`}
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
@@ -78,8 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
-		fmt.Fprintln(stderr, usage)
-		return exitError{code: 2, msg: fmt.Sprintf("unknown command %q", cmd)}
+		return exitError{code: 2, msg: fmt.Sprintf("unknown command %q (run \"safereset help\")", oneLine(cmd))}
 	}
 }
 
@@ -108,16 +106,31 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // parseFlags parses args, then fills every flag not given on the command
 // line from its env twin SAFERESET_<FLAG_IN_CAPS>: flag beats env beats
 // default.
+// Flags may come before or after the arguments ("user add EMAIL
+// --password-hash X"); "--" ends the flags.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "usage of safereset %s:\n", fs.Name())
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return exitError{code: 0}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(stderr, "usage of safereset %s:\n", fs.Name())
+				fs.SetOutput(stderr)
+				fs.PrintDefaults()
+				return exitError{code: 0}
+			}
+			return exitError{code: 2, msg: fs.Name() + ": " + oneLine(err.Error())}
 		}
-		return exitError{code: 2, msg: fs.Name() + ": " + err.Error()}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
 	}
+	_ = fs.Parse(append([]string{"--"}, positional...))
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
