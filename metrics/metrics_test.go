@@ -450,3 +450,32 @@ func TestExposition_Lint(t *testing.T) {
 		t.Errorf("lint %s: %s", p.Metric, p.Text)
 	}
 }
+
+// BenchmarkMetrics_Response measures the cost the access log adds to each
+// request: a typical 400 with two codes.
+func BenchmarkMetrics_Response(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Sources{})
+	codes := []safereset.Code{safereset.ER349, safereset.ER350}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Response("reset", 400, codes, 3*time.Millisecond)
+	}
+}
+
+// BenchmarkScrape measures one /metrics exposition of every collector.
+func BenchmarkScrape(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Sources{
+		Filter: func() safereset.FilterInfo { return smallFilter },
+		Outbox: func() (int, time.Time, error) { return 3, epoch, nil },
+		Now:    func() time.Time { return epoch },
+	})
+	drive(m)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
