@@ -187,7 +187,7 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("breach: build: %w", err)
 	}
-	if rep.Malformed > 0 && rep.Malformed >= rep.Lines-rep.Malformed {
+	if rep.Malformed > rep.Lines-rep.Malformed {
 		return rep, fmt.Errorf("%w (%d of %d lines; first: %s)", ErrMostlyMalformed, rep.Malformed, rep.Lines, rep.Samples[0])
 	}
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runBreachT(t *testing.T, stdin string, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := runBreach(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func breachInput(t *testing.T, passwords ...string) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, p := range passwords {
+		fmt.Fprintf(&b, "%X:7\r\n", sha1.Sum([]byte(p)))
+	}
+	b.WriteString("this line is not a hash\r\n")
+	path := filepath.Join(t.TempDir(), "pwned.txt")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestBreachCLI_BuildCheckInfo(t *testing.T) {
+	filter := filepath.Join(t.TempDir(), "f.bloom")
+	in := breachInput(t, "password", "letmein", "Tr0ub4dor&3")
+	out, errOut, err := runBreachT(t, "", nil, "build", in, "--out", filter, "--fpr", "0.0001")
+	if err != nil {
+		t.Fatalf("build: %v (%s)", err, errOut)
+	}
+	for _, want := range []string{"wrote " + filter, "elements: 3 (added 3, skipped 0 below min count, 1 malformed lines)", "target 0.0001"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "pwned.txt:4: ") {
+		t.Errorf("malformed line 4 not reported: %q", errOut)
+	}
+
+	t.Run("CheckSomeBreached", func(t *testing.T) {
+		out, _, err := runBreachT(t, "password\nkDWPe4qf$&mgM26&8hX\r\nTr0ub4dor&3", nil, "check", "--filter", filter)
+		if !errors.Is(err, errBreachedFound) {
+			t.Fatalf("err = %v, want errBreachedFound", err)
+		}
+		if out != "breached\nok\nbreached\n" {
+			t.Fatalf("stdout %q", out)
+		}
+	})
+	t.Run("CheckNoneBreached", func(t *testing.T) {
+		out, _, err := runBreachT(t, "kDWPe4qf$&mgM26&8hX\n", map[string]string{"SAFERESET_BREACH_FILTER": filter}, "check")
+		if err != nil || out != "ok\n" {
+			t.Fatalf("out %q err %v", out, err)
+		}
+	})
+	t.Run("CheckMinStrength", func(t *testing.T) {
+		out, _, err := runBreachT(t, "aaaaaaaaaaaa\n", nil, "check", "--filter", filter, "--min-strength", "3")
+		if !errors.Is(err, errBreachedFound) || out != "weak\n" {
+			t.Fatalf("out %q err %v", out, err)
+		}
+	})
+	t.Run("CheckDefaultList", func(t *testing.T) {
+		out, _, err := runBreachT(t, "qwertyuiop\npassword1\niloveyou\n", nil, "check")
+		if !errors.Is(err, errBreachedFound) || out != "breached\nbreached\nbreached\n" {
+			t.Fatalf("out %q err %v", out, err)
+		}
+	})
+	t.Run("InfoVerify", func(t *testing.T) {
+		out, _, err := runBreachT(t, "", nil, "info", filter, "--verify")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"elements (n): 3", "target false-positive rate: 0.0001", "source: pwned.txt", "verified: checksum ok"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("info output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("InfoVerifyCorrupt", func(t *testing.T) {
+		b, err := os.ReadFile(filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-1] ^= 0x80
+		bad := filepath.Join(t.TempDir(), "bad.bloom")
+		if err := os.WriteFile(bad, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = runBreachT(t, "", nil, "info", "--verify", bad)
+		if err == nil || !strings.Contains(err.Error(), "corrupt breach filter") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("BaseUpdate", func(t *testing.T) {
+		updated := filepath.Join(t.TempDir(), "g.bloom")
+		out, _, err := runBreachT(t, "", nil, "build", "--base", filter, "--out", updated, breachInput(t, "hunter22"))
+		if err != nil || !strings.Contains(out, "elements: 4 (added 1") {
+			t.Fatalf("out %q err %v", out, err)
+		}
+		out, _, err = runBreachT(t, "hunter22\nletmein\n", nil, "check", "--filter", updated)
+		if !errors.Is(err, errBreachedFound) || out != "breached\nbreached\n" {
+			t.Fatalf("out %q err %v", out, err)
+		}
+	})
+}
+
+func TestBreachCLI_Errors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"NoSubcommand", nil, "want build, check or info"},
+		{"UnknownSubcommand", []string{"frobnicate"}, "unknown subcommand"},
+		{"BuildNoOut", []string{"build", "x.txt"}, "--out FILE is required"},
+		{"BuildNoInputs", []string{"build", "--out", "x.bloom"}, "no inputs"},
+		{"BuildBadFlag", []string{"build", "--fpr", "lots"}, "invalid value"},
+		{"CheckMissingFilter", []string{"check", "--filter", "/nonexistent/f.bloom"}, "no such file"},
+		{"CheckArgument", []string{"check", "password"}, "passwords come on stdin"},
+		{"InfoNoFile", []string{"info"}, "want exactly one FILE"},
+		{"InfoForeign", []string{"info", "cmd_breach.go"}, "not a safereset breach filter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runBreachT(t, "", nil, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
