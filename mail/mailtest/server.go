@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -40,6 +41,10 @@ const (
 type Behavior struct {
 	// Delay waits this long at Stage before answering (Stop interrupts it).
 	Delay time.Duration
+	// Gate, when not nil, holds the answer at Stage until Gate is closed
+	// (or Stop): a barrier that lets a test act while a send is in flight.
+	// Use WaitAttempts to learn that the transaction has begun.
+	Gate <-chan struct{}
 	// Code, when not 0, is the 4xx or 5xx reply given at Stage instead of
 	// accepting; Message is its text (a default is used when empty).
 	Code    int
@@ -112,7 +117,7 @@ type Server struct {
 	def      Behavior
 	msgs     []Message
 	attempts int
-	changed  chan struct{} // closed and replaced whenever msgs grows
+	changed  chan struct{} // closed and replaced whenever msgs or attempts grow
 }
 
 // Start starts a server on 127.0.0.1 on a free port and stops it when the
@@ -253,21 +258,39 @@ func (s *Server) Attempts() int {
 // Wait blocks until at least n messages were accepted and returns them, or
 // returns an error after timeout.
 func (s *Server) Wait(n int, timeout time.Duration) ([]Message, error) {
+	var msgs []Message
+	err := s.waitUntil(timeout, "messages", func() (bool, int) {
+		if len(s.msgs) >= n {
+			msgs = append([]Message(nil), s.msgs...)
+		}
+		return len(s.msgs) >= n, len(s.msgs)
+	}, n)
+	return msgs, err
+}
+
+// WaitAttempts blocks until the server has seen at least n transactions
+// (see Attempts), or returns an error after timeout.
+func (s *Server) WaitAttempts(n int, timeout time.Duration) error {
+	return s.waitUntil(timeout, "attempts", func() (bool, int) { return s.attempts >= n, s.attempts }, n)
+}
+
+// waitUntil waits, without polling, until cond (called with s.mu held)
+// holds.
+func (s *Server) waitUntil(timeout time.Duration, what string, cond func() (bool, int), n int) error {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		if len(s.msgs) >= n {
-			msgs := append([]Message(nil), s.msgs...)
-			s.mu.Unlock()
-			return msgs, nil
-		}
-		changed, have := s.changed, len(s.msgs)
+		ok, have := cond()
+		changed := s.changed
 		s.mu.Unlock()
+		if ok {
+			return nil
+		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			return nil, errors.New("mailtest: timed out waiting for " + strconv.Itoa(n) + " messages, have " + strconv.Itoa(have))
+			return fmt.Errorf("mailtest: timed out after %v waiting for %d %s, have %d", timeout, n, what, have)
 		}
 	}
 }
@@ -286,6 +309,7 @@ func (s *Server) next() (Behavior, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts++
+	s.broadcast()
 	b := s.def
 	if len(s.script) > 0 {
 		b, s.script = s.script[0], s.script[1:]
@@ -300,6 +324,11 @@ func (s *Server) record(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgs = append(s.msgs, m)
+	s.broadcast()
+}
+
+// broadcast wakes every waiter; s.mu must be held.
+func (s *Server) broadcast() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -387,6 +416,12 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 func (ss *session) act(stage Stage) error {
 	if ss.b.Stage != stage {
 		return nil
+	}
+	if ss.b.Gate != nil {
+		select {
+		case <-ss.b.Gate:
+		case <-ss.stopped:
+		}
 	}
 	if ss.b.Delay > 0 {
 		timer := time.NewTimer(ss.b.Delay)
