@@ -477,3 +477,27 @@ func TestWorker_RunTwiceAndAlive(t *testing.T) {
 		t.Error("Run without Store and Sender succeeded")
 	}
 }
+
+func TestWorker_AliveReportsWedgedSend(t *testing.T) {
+	h := newHarness(t)
+	gate := make(chan struct{})
+	h.srv.Script(mailtest.Behavior{Gate: gate})
+	h.enqueue("bob@example.com", "one", time.Time{})
+	h.startWorker()
+	if err := h.srv.WaitAttempts(1, waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if !h.worker.Alive() {
+		t.Error("Alive() = false at the start of a send")
+	}
+	// The send hangs far longer than SendTimeout (default 30s) plus slack.
+	h.clock.Advance(mail.DefaultSendTimeout + 2*time.Minute)
+	if h.worker.Alive() {
+		t.Error("Alive() = true while one send has been stuck for minutes")
+	}
+	close(gate)
+	h.waitResult("sent")
+	if !h.worker.Alive() {
+		t.Error("Alive() = false after the send finished")
+	}
+}
