@@ -3,6 +3,16 @@
 // directory (DirSender), and from the durable outbox with retries (Worker).
 // It is the only importer of github.com/wneessen/go-mail.
 //
+// Mails are rendered from four templates, token.txt and confirmation.txt
+// (text/template) and token.html and confirmation.html (html/template),
+// embedded by default and overridable file by file from
+// ComposerConfig.TemplateDir; TokenData and ConfirmationData list the
+// fields they can use. The reset link is ComposerConfig.ResetURL with
+// {token} and {email} QueryEscaped, and nothing else. Both senders write
+// multipart/alternative messages whose only headers are From, To,
+// Subject, Date, Message-ID and MIME framing: the token is in the body
+// alone.
+//
 // # Caveats
 //
 //   - Delivery from the outbox is at-least-once. An entry is deleted only

@@ -183,6 +183,9 @@ func (s *SMTPSender) Send(ctx context.Context, m safereset.Message) error {
 			timeout = left
 		}
 	}
+	if timeout <= 0 {
+		return &SendError{Reason: "smtp timeout", Err: context.DeadlineExceeded}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

@@ -160,6 +160,9 @@ func (w *Worker) pass(ctx context.Context) time.Duration {
 	for ctx.Err() == nil {
 		w.step()
 		due, err := w.cfg.Store.DueMail(ctx, w.cfg.Now(), batchSize)
+		if err != nil && ctx.Err() != nil {
+			return 0 // shutting down, not a store failure
+		}
 		if err != nil {
 			w.log.Error("mail worker: reading the outbox failed", "err", err)
 			return w.cfg.BaseBackoff
@@ -182,6 +185,9 @@ func (w *Worker) pass(ctx context.Context) time.Duration {
 	}
 	w.step()
 	next, err := w.cfg.Store.NextMailAt(ctx)
+	if err != nil && ctx.Err() != nil {
+		return 0
+	}
 	if err != nil {
 		w.log.Error("mail worker: reading the outbox failed", "err", err)
 		return w.cfg.BaseBackoff

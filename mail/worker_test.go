@@ -505,3 +505,21 @@ func TestWorker_AliveReportsWedgedSend(t *testing.T) {
 		t.Error("Alive() = false after the send finished")
 	}
 }
+
+func TestReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{&mail.SendError{Reason: "smtp RCPT TO rejected: 550"}, "smtp RCPT TO rejected: 550"},
+		{fmt.Errorf("relay said 550 <bob@example.com>: %w", safereset.ErrMailPermanent), "permanent failure"},
+		{fmt.Errorf("dial bob@example.com: %w", context.DeadlineExceeded), "timeout"},
+		{fmt.Errorf("sending %s: oops", testToken), "send failed"},
+	}
+	for _, tt := range tests {
+		if got := mail.Reason(tt.err); got != tt.want {
+			t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
