@@ -201,12 +201,13 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	if len(hdr.Source) > MaxSourceLen {
 		hdr.Source = hdr.Source[:MaxSourceLen-3] + "..."
 	}
-	if err := writeFilter(opts.Out, &hdr, words); err != nil {
+	set, err := writeFilter(opts.Out, &hdr, words)
+	if err != nil {
 		return rep, fmt.Errorf("breach: build: %w", err)
 	}
 	rep.Header = hdr
 	rep.ExpectedFPR = hdr.ExpectedFPR()
-	rep.FillFPR = fillFPR(words, hdr)
+	rep.FillFPR = math.Pow(float64(set)/float64(hdr.M), float64(hdr.K))
 	rep.Oversized = hdr.N > sizedFor
 	rep.Duration = now().Sub(start)
 	return rep, nil
@@ -252,15 +253,6 @@ func describe(opts BuildOptions) string {
 	return s
 }
 
-// fillFPR is the false-positive rate implied by the fraction of bits set.
-func fillFPR(words []uint64, h Header) float64 {
-	var set uint64
-	for _, w := range words {
-		set += uint64(bits.OnesCount64(w))
-	}
-	return math.Pow(float64(set)/float64(h.M), float64(h.K))
-}
-
 // insertAll streams the sources into words. It returns the merged parse
 // statistics and the bytes read.
 func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64) (*parseStats, int64, error) {
@@ -295,7 +287,7 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 		sink := simpleSink{bloom.FromWithM(words, uint(hdr.M), uint(hdr.K))}
 		for c := range chunks {
 			before := stats[0].added
-			parseChunk(c, opts.Plain, minCount, &stats[0], sink.add)
+			parseChunk(c, opts.Plain, minCount, &stats[0], sink.addBatch)
 			added.Add(stats[0].added - before)
 			free <- c.pooled
 		}
@@ -325,7 +317,7 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 							return
 						}
 						before := stats[w].added
-						parseChunk(c, opts.Plain, minCount, &stats[w], s.add)
+						parseChunk(c, opts.Plain, minCount, &stats[w], s.addBatch)
 						added.Add(stats[w].added - before)
 						free <- c.pooled
 						if ctx.Err() != nil {
@@ -336,8 +328,8 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 			}
 			wg.Wait()
 			for w := range workers {
-				lo, hi := l.regions*uint64(w)/uint64(workers), l.regions*uint64(w+1)/uint64(workers)
-				wg.Go(func() { applyRegions(sinks, lo, hi) })
+				lo, hi := l.blocks*uint64(w)/uint64(workers), l.blocks*uint64(w+1)/uint64(workers)
+				wg.Go(func() { applyBlocks(sinks, lo, hi) })
 			}
 			wg.Wait()
 			for _, s := range sinks {
@@ -390,11 +382,11 @@ func sortSamples(s []LineError, srcs []*source) {
 }
 
 // writeFilter writes header and words to a temporary file beside out,
-// syncs it and renames it over out.
-func writeFilter(out string, hdr *Header, words []uint64) (err error) {
+// syncs it and renames it over out. It returns the number of bits set.
+func writeFilter(out string, hdr *Header, words []uint64) (set uint64, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("write filter: %w", err)
+		return 0, fmt.Errorf("write filter: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -403,39 +395,39 @@ func writeFilter(out string, hdr *Header, words []uint64) (err error) {
 		}
 	}()
 	if _, err := tmp.Seek(HeaderSize, io.SeekStart); err != nil {
-		return fmt.Errorf("write filter: %w", err)
+		return 0, fmt.Errorf("write filter: %w", err)
 	}
-	sum, err := writeWords(tmp, words)
+	sum, set, err := writeWords(tmp, words)
 	if err != nil {
-		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+		return 0, fmt.Errorf("write filter %s: %w", tmp.Name(), err)
 	}
 	hdr.Checksum = sum
 	head, err := hdr.marshal()
 	if err != nil {
-		return fmt.Errorf("write filter: %w", err)
+		return 0, fmt.Errorf("write filter: %w", err)
 	}
 	if _, err := tmp.WriteAt(head, 0); err != nil {
-		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+		return 0, fmt.Errorf("write filter %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+		return 0, fmt.Errorf("write filter %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write filter %s: %w", tmp.Name(), err)
+		return 0, fmt.Errorf("write filter %s: %w", tmp.Name(), err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write filter: %w", err)
+		return 0, fmt.Errorf("write filter: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("write filter: %w", err)
+		return 0, fmt.Errorf("write filter: %w", err)
 	}
-	return nil
+	return set, nil
 }
 
-// writeWords writes words little-endian and returns their checksum.
-func writeWords(w io.Writer, words []uint64) (uint64, error) {
+// writeWords writes words little-endian and returns their checksum and
+// the number of bits set (counted here, while the words are in cache).
+func writeWords(w io.Writer, words []uint64) (sum, set uint64, err error) {
 	const block = 4 << 20
-	var sum uint64
 	var tmp []byte
 	for len(words) > 0 {
 		n := min(len(words), block/8)
@@ -451,13 +443,16 @@ func writeWords(w io.Writer, words []uint64) (uint64, error) {
 				putLE(b[i*8:], v)
 			}
 		}
+		for _, v := range words[:n] {
+			set += uint64(bits.OnesCount64(v))
+		}
 		sum = updateChecksum(sum, b)
 		if _, err := w.Write(b); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		words = words[n:]
 	}
-	return sum, nil
+	return sum, set, nil
 }
 
 // DefaultBuildOptions are the options that build the embedded default

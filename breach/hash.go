@@ -74,3 +74,30 @@ func finish(h1, h2, t, length uint64) (uint64, uint64) {
 func location(h *[4]uint64, i uint64) uint64 {
 	return h[i%2] + i*h[2+(((i+(i%2))%4)/2)]
 }
+
+// modulus computes x mod m without a division instruction (Lemire, Kaser
+// and Kurz, "Faster remainder by direct computation", 2019): with the
+// 128-bit c = floor((2^128-1)/m) + 1, x mod m is the top 64 bits of the
+// 192-bit product ((c*x) mod 2^128) * m, for every 64-bit x and m > 0.
+// A 64-bit DIV costs more than the rest of the work per bit position.
+type modulus struct {
+	m, chi, clo uint64
+}
+
+func newModulus(m uint64) modulus {
+	qhi, r := bits.Div64(0, ^uint64(0), m)
+	qlo, _ := bits.Div64(r, ^uint64(0), m)
+	clo, carry := bits.Add64(qlo, 1, 0)
+	return modulus{m: m, chi: qhi + carry, clo: clo}
+}
+
+func (d *modulus) mod(x uint64) uint64 {
+	// low = (c * x) mod 2^128
+	h, lowLo := bits.Mul64(d.clo, x)
+	lowHi := h + d.chi*x
+	// (low * m) >> 128
+	p1hi, _ := bits.Mul64(lowLo, d.m)
+	p2hi, p2lo := bits.Mul64(lowHi, d.m)
+	_, carry := bits.Add64(p1hi, p2lo, 0)
+	return p2hi + carry
+}

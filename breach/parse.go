@@ -31,9 +31,16 @@ func (s *parseStats) bad(src *source, line uint64, reason string) {
 	}
 }
 
-// parseChunk parses the lines of c and passes every accepted key to add.
-func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func(*[20]byte)) {
-	var key [20]byte
+// parseChunk parses the lines of c and passes the accepted keys to add,
+// in batches.
+func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func([][20]byte)) {
+	var batch [batchKeys][20]byte
+	nb := 0
+	defer func() {
+		if nb > 0 {
+			add(batch[:nb])
+		}
+	}()
 	buf := c.buf
 	line := c.line - 1
 	for len(buf) > 0 {
@@ -55,13 +62,18 @@ func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func(*
 			st.bad(c.src, line, fmt.Sprintf("line longer than %d bytes", maxLineLen))
 			continue
 		}
+		if nb == batchKeys {
+			add(batch[:nb])
+			nb = 0
+		}
+		key := &batch[nb]
 		if plain {
-			key = sha1.Sum(l)
-			add(&key)
+			*key = sha1.Sum(l)
+			nb++
 			st.added++
 			continue
 		}
-		count, reason := parseHashLine(l, c.src.prefix, &key)
+		count, reason := parseHashLine(l, c.src.prefix, key)
 		if reason != "" {
 			st.bad(c.src, line, reason)
 			continue
@@ -70,33 +82,51 @@ func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func(*
 			st.skipped++
 			continue
 		}
-		add(&key)
+		nb++
 		st.added++
 	}
 }
+
+// hexVal maps an ASCII byte to its hex digit value, 0xff for non-hex.
+const hexVal = "" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\xff\xff\xff\xff\xff\xff" +
+	"\xff\x0a\x0b\x0c\x0d\x0e\x0f\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\x0a\x0b\x0c\x0d\x0e\x0f\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 
 // parseHashLine decodes "SHA1HEX:COUNT" (or "SUFFIX35HEX:COUNT" in a range
 // file with the given prefix) into key. A line without ":COUNT" counts 1.
 // It returns a reason when the line is malformed.
 func parseHashLine(l []byte, prefix string, key *[20]byte) (uint64, string) {
-	var nib [40]byte
-	p := copy(nib[:], prefix) // prefix is validated hex, at most 5 digits
-	for i := 0; i < p; i++ {
-		nib[i], _ = unhex(nib[i])
-	}
-	want := 40 - p
+	want := 40 - len(prefix)
 	if len(l) < want {
 		return 0, fmt.Sprintf("want %d hex digits, found a shorter line", want)
 	}
-	for i := 0; i < want; i++ {
-		v, ok := unhex(l[i])
-		if !ok {
-			return 0, fmt.Sprintf("want %d hex digits, byte %d is not hex", want, i+1)
+	var bad byte
+	if prefix == "" {
+		h := l[:40]
+		for i := range key {
+			hi, lo := hexVal[h[2*i]], hexVal[h[2*i+1]]
+			bad |= hi | lo
+			key[i] = hi<<4 | lo&0x0f
 		}
-		nib[p+i] = v
+	} else {
+		// A range file: 5 hex digits from the file name, 35 from the line.
+		var nib [40]byte
+		copy(nib[:5], prefix)
+		copy(nib[5:], l[:35])
+		for i := range key {
+			hi, lo := hexVal[nib[2*i]], hexVal[nib[2*i+1]]
+			bad |= hi | lo
+			key[i] = hi<<4 | lo&0x0f
+		}
 	}
-	for i := range key {
-		key[i] = nib[2*i]<<4 | nib[2*i+1]
+	if bad&0x80 != 0 {
+		return 0, fmt.Sprintf("want %d hex digits, found a non-hex byte", want)
 	}
 	rest := l[want:]
 	if len(rest) == 0 {
