@@ -57,7 +57,7 @@ func gz(t *testing.T, b []byte) []byte {
 	return out.Bytes()
 }
 
-func writeFile(t *testing.T, path string, b []byte) string {
+func writeFile(t testing.TB, path string, b []byte) string {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func mustBuild(t *testing.T, opts breach.BuildOptions) (string, breach.BuildRepo
 	return opts.Out, rep
 }
 
-func mustOpen(t *testing.T, path string) *breach.Filter {
+func mustOpen(t testing.TB, path string) *breach.Filter {
 	t.Helper()
 	f, err := breach.Open(path)
 	if err != nil {
