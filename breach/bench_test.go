@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -132,29 +131,16 @@ func benchContains(b *testing.B, f *breach.Filter, keys [][20]byte, want bool) {
 	}
 }
 
-// hugeCopy reads the filter file into huge-page-backed anonymous memory.
+// hugeCopy is the filter at path copied into huge-page-backed memory
+// (what CheckerOptions.CopyToMemory swaps in).
 func hugeCopy(b *testing.B, path string) *breach.Filter {
 	b.Helper()
-	fh, err := os.Open(path)
+	g, err := mustOpen(b, path).InMemory(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer fh.Close()
-	st, _ := fh.Stat()
-	mem, err := unix.Mmap(-1, 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
-	if _, err := io.ReadFull(fh, mem); err != nil {
-		b.Fatal(err)
-	}
-	f, err := breach.OpenBytes(mem)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { f.Close(); unix.Munmap(mem) })
-	return f
+	b.Cleanup(func() { g.Close() })
+	return g
 }
 
 // BenchmarkDRAMMiss is the yardstick: one dependent load from a random

@@ -32,6 +32,12 @@ type CheckerOptions struct {
 	// VerifyOnReload makes Reload check the checksum of every word of the
 	// new filter before swapping it in (about 0.3 s per GiB when cached).
 	VerifyOnReload bool
+	// CopyToMemory makes the Checker, after each load, copy the filter
+	// into huge-page-backed memory in the background (Filter.InMemory) and
+	// swap the copy in when it is ready: start-up stays instant, and
+	// lookups on a full-size filter get about a quarter faster once the
+	// copy is in. It costs the filter's size in private memory.
+	CopyToMemory bool
 	// Now stamps FilterInfo.LoadedAt (default time.Now).
 	Now func() time.Time
 }
@@ -44,8 +50,12 @@ type Checker struct {
 	verify   bool
 	now      func() time.Time
 
+	copyToMemory bool
+	stop         chan struct{} // closed by Close: abandon copies
+	copies       sync.WaitGroup
+
 	cur      atomic.Pointer[loaded]
-	reloadMu sync.Mutex // one Reload at a time
+	reloadMu sync.Mutex // one swap at a time
 	closed   atomic.Bool
 }
 
@@ -54,6 +64,7 @@ type loaded struct {
 	f        *Filter
 	loadedAt time.Time
 	path     string // "" for the embedded default
+	resident bool   // f is an in-memory copy
 }
 
 // NewChecker returns a Checker over f, which it takes ownership of: the
@@ -63,10 +74,38 @@ func NewChecker(f *Filter, opts CheckerOptions) *Checker {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Checker{minScore: opts.MinScore, verify: opts.VerifyOnReload, now: now}
-	c.cur.Store(&loaded{f: f, loadedAt: now(), path: f.Path()})
+	c := &Checker{minScore: opts.MinScore, verify: opts.VerifyOnReload, now: now, copyToMemory: opts.CopyToMemory, stop: make(chan struct{})}
+	l := &loaded{f: f, loadedAt: now(), path: f.Path()}
+	c.cur.Store(l)
+	c.startCopy(l)
 	return c
 }
+
+// startCopy copies l's filter into memory in the background and swaps the
+// copy in, unless another filter was loaded meanwhile.
+func (c *Checker) startCopy(l *loaded) {
+	if !c.copyToMemory {
+		return
+	}
+	c.copies.Go(func() {
+		g, err := l.f.InMemory(c.stop)
+		if err != nil {
+			return // ErrClosed, or no memory: keep serving from the mapping
+		}
+		c.reloadMu.Lock()
+		defer c.reloadMu.Unlock()
+		if c.closed.Load() || c.cur.Load() != l {
+			g.Close()
+			return
+		}
+		c.cur.Store(&loaded{f: g, loadedAt: l.loadedAt, path: l.path, resident: true})
+		l.f.Close()
+	})
+}
+
+// Resident reports whether the current filter is an in-memory copy
+// (CheckerOptions.CopyToMemory) rather than the mapped file.
+func (c *Checker) Resident() bool { return c.cur.Load().resident }
 
 // acquire returns the current filter with a reference held; the caller
 // must release it. It retries when a Reload swapped the filter and the old
@@ -170,8 +209,10 @@ func (c *Checker) Reload(path string) error {
 			return fmt.Errorf("breach: reload %s: %w", path, err)
 		}
 	}
-	old := c.cur.Swap(&loaded{f: f, loadedAt: c.now(), path: path})
+	l := &loaded{f: f, loadedAt: c.now(), path: path}
+	old := c.cur.Swap(l)
 	old.f.Close()
+	c.startCopy(l)
 	return nil
 }
 
@@ -192,12 +233,15 @@ func (c *Checker) Info() safereset.FilterInfo {
 }
 
 // Close releases the filter; later checks return ErrClosed. Checks in
-// flight finish first.
+// flight finish first; a copy into memory in progress is abandoned.
 func (c *Checker) Close() error {
 	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
 	if c.closed.Swap(true) {
+		c.reloadMu.Unlock()
 		return nil
 	}
+	close(c.stop)
+	c.reloadMu.Unlock()
+	c.copies.Wait()
 	return c.cur.Load().f.Close()
 }

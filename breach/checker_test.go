@@ -4,7 +4,9 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,64 +146,141 @@ func TestChecker_ReloadKeepsOldOnError(t *testing.T) {
 
 // Reload swaps filters while many goroutines check; no check fails, none
 // sees an unmapped filter (which would crash the test binary), and a
-// password in both filters is found every time.
+// password in both filters is found every time. With CopyToMemory the
+// background copies swap filters too.
 func TestChecker_ReloadUnderConcurrentChecks(t *testing.T) {
 	pathA, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "both-filters", "only-in-a")}})
 	pathB, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "both-filters", "only-in-b")}})
-	c := breach.NewChecker(mustOpen(t, pathA), breach.CheckerOptions{VerifyOnReload: true})
-	t.Cleanup(func() { c.Close() })
+	for _, copyToMemory := range []bool{false, true} {
+		t.Run(fmt.Sprintf("CopyToMemory=%v", copyToMemory), func(t *testing.T) {
+			c := breach.NewChecker(mustOpen(t, pathA), breach.CheckerOptions{VerifyOnReload: true, CopyToMemory: copyToMemory})
+			t.Cleanup(func() { c.Close() })
 
-	const readers = 8
-	var (
-		stop    atomic.Bool
-		checks  atomic.Int64
-		wg      sync.WaitGroup
-		started sync.WaitGroup
-		errs    = make(chan error, readers)
-	)
-	started.Add(readers)
-	for range readers {
-		wg.Go(func() {
-			first := true
-			for !stop.Load() {
-				v, err := c.Check("both-filters", nil)
-				if err == nil && !v.Breached {
-					err = errors.New("password in both filters not found")
+			const readers = 8
+			var (
+				stop    atomic.Bool
+				checks  atomic.Int64
+				wg      sync.WaitGroup
+				started sync.WaitGroup
+				errs    = make(chan error, readers)
+			)
+			started.Add(readers)
+			for range readers {
+				wg.Go(func() {
+					first := true
+					for !stop.Load() {
+						v, err := c.Check("both-filters", nil)
+						if err == nil && !v.Breached {
+							err = errors.New("password in both filters not found")
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+						checks.Add(1)
+						if first {
+							started.Done()
+							first = false
+						}
+					}
+				})
+			}
+			started.Wait() // every reader is running before the swaps start
+			for i := range 200 {
+				p := pathA
+				if i%2 == 0 {
+					p = pathB
 				}
-				if err != nil {
-					errs <- err
-					return
+				if err := c.Reload(p); err != nil {
+					t.Fatalf("Reload #%d: %v", i, err)
 				}
-				checks.Add(1)
-				if first {
-					started.Done()
-					first = false
+				if i%50 == 0 {
+					if err := c.Reload(""); err != nil { // reopen the same file
+						t.Fatalf("Reload(\"\"): %v", err)
+					}
 				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if checks.Load() < readers {
+				t.Fatalf("only %d checks ran", checks.Load())
 			}
 		})
 	}
-	started.Wait() // every reader is running before the swaps start
-	for i := range 200 {
-		p := pathA
-		if i%2 == 0 {
-			p = pathB
-		}
-		if err := c.Reload(p); err != nil {
-			t.Fatalf("Reload #%d: %v", i, err)
-		}
-		if i%50 == 0 {
-			if err := c.Reload(""); err != nil { // reopen the same file
-				t.Fatalf("Reload(\"\"): %v", err)
+}
+
+func TestChecker_CopyToMemory(t *testing.T) {
+	pathA, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "only-in-a")}})
+	pathB, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "only-in-b")}})
+	c := breach.NewChecker(mustOpen(t, pathA), breach.CheckerOptions{CopyToMemory: true})
+	t.Cleanup(func() { c.Close() })
+	waitResident := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !c.Resident() {
+			if time.Now().After(deadline) {
+				t.Fatal("the filter was not copied into memory within 10s")
 			}
+			runtime.Gosched()
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+	breached := func(pw string) bool {
+		t.Helper()
+		v, err := c.Check(pw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Breached
 	}
-	if checks.Load() < readers {
-		t.Fatalf("only %d checks ran", checks.Load())
+	waitResident()
+	if !breached("only-in-a") || breached("only-in-b") || c.Info().Path != pathA {
+		t.Fatal("in-memory copy of A does not answer like A")
+	}
+	if err := c.Reload(pathB); err != nil {
+		t.Fatal(err)
+	}
+	if !breached("only-in-b") || breached("only-in-a") {
+		t.Fatal("after Reload(B), checks do not answer like B")
+	}
+	waitResident()
+	if !breached("only-in-b") || breached("only-in-a") || c.Info().Path != pathB {
+		t.Fatal("in-memory copy of B does not answer like B")
+	}
+}
+
+func TestFilter_InMemory(t *testing.T) {
+	keys := genKeys(2000, 20)
+	path, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{writeFile(t, filepath.Join(t.TempDir(), "in.txt"), hibpLines(keys, true, "\n"))}})
+	f := mustOpen(t, path)
+	g, err := f.InMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil { // the copy does not depend on the mapping
+		t.Fatal(err)
+	}
+	if err := g.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !g.ContainsSHA1(k) {
+			t.Fatal("key missing from the in-memory copy")
+		}
+	}
+	if g.Header() != mustOpen(t, path).Header() {
+		t.Fatal("copy has a different header")
+	}
+	g.Close()
+	if _, err := g.InMemory(nil); !errors.Is(err, breach.ErrClosed) {
+		t.Fatalf("InMemory of a closed filter: %v", err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if _, err := mustOpen(t, path).InMemory(stop); !errors.Is(err, breach.ErrClosed) {
+		t.Fatalf("InMemory with stop closed: %v", err)
 	}
 }

@@ -171,6 +171,40 @@ func (f *Filter) Verify() error {
 	return nil
 }
 
+// InMemory returns a copy of f whose file image lives in anonymous memory
+// backed by 2 MiB pages where the kernel allows it, instead of the mapped
+// page cache on 4 KiB pages: at full size (3.35 GiB) every probe of a
+// mapped filter also misses the TLB, and a copy answers about a quarter
+// faster. It costs the copy's memory (private, not shared with the page
+// cache) and a read of the whole file. Closing stop abandons the copy and
+// returns ErrClosed. f stays open; the copy must be closed separately.
+func (f *Filter) InMemory(stop <-chan struct{}) (*Filter, error) {
+	if !f.acquire() {
+		return nil, ErrClosed
+	}
+	defer f.release()
+	mem, free, err := allocBytes(uint64(len(f.data)))
+	if err != nil {
+		return nil, fmt.Errorf("breach: copy filter into memory: %w", err)
+	}
+	const step = 64 << 20
+	for off := 0; off < len(mem); off += step {
+		select {
+		case <-stop:
+			free()
+			return nil, ErrClosed
+		default:
+		}
+		copy(mem[off:min(off+step, len(mem))], f.data[off:])
+	}
+	g, err := newFilter(f.hdr, f.path, mem, func([]byte) error { free(); return nil })
+	if err != nil {
+		free()
+		return nil, fmt.Errorf("breach: copy filter into memory: %w", err)
+	}
+	return g, nil
+}
+
 // Close releases the filter. Checks already running on it finish first; the
 // mapping is released when the last one is done. Close is idempotent.
 func (f *Filter) Close() error {

@@ -20,3 +20,8 @@ func mapFile(f *os.File, size int64) ([]byte, func([]byte) error, error) {
 func allocWords(n uint64) ([]uint64, func(), error) {
 	return make([]uint64, n), func() {}, nil
 }
+
+// allocBytes returns n zeroed bytes from the Go heap.
+func allocBytes(n uint64) ([]byte, func(), error) {
+	return make([]byte, n), func() {}, nil
+}

@@ -30,14 +30,27 @@ func mapFile(f *os.File, size int64) ([]byte, func([]byte) error, error) {
 // pages where the kernel allows it: the builder writes all over the filter,
 // and 2 MiB pages save most of the TLB misses that 4 KiB pages would cost.
 func allocWords(n uint64) ([]uint64, func(), error) {
-	size := int(n * 8)
-	if uint64(size) != n*8 || size <= 0 {
+	if n == 0 || n*8/8 != n {
 		return nil, nil, fmt.Errorf("cannot allocate %d words", n)
+	}
+	b, free, err := allocBytes(n * 8)
+	if err != nil {
+		return nil, nil, err
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), free, nil
+}
+
+// allocBytes returns n zeroed bytes of page-aligned anonymous memory,
+// backed by huge pages where the kernel allows it.
+func allocBytes(n uint64) ([]byte, func(), error) {
+	size := int(n)
+	if uint64(size) != n || size <= 0 {
+		return nil, nil, fmt.Errorf("cannot allocate %d bytes", n)
 	}
 	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
-		return nil, nil, fmt.Errorf("allocate %d MiB for the filter: %w", size>>20, err)
+		return nil, nil, fmt.Errorf("allocate %d MiB: %w", size>>20, err)
 	}
 	_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // advice only
-	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), n), func() { _ = unix.Munmap(b) }, nil
+	return b, func() { _ = unix.Munmap(b) }, nil
 }
