@@ -92,7 +92,9 @@ type BuildReport struct {
 	IgnoredFiles []string
 	// BytesRead is the input read from disk (compressed size for .gz).
 	BytesRead int64
-	Duration  time.Duration
+	// Duration is the whole build; Insert the reading and inserting part
+	// of it, Write the writing and syncing of the file.
+	Duration, Insert, Write time.Duration
 	// ExpectedFPR is (1-e^(-kn/m))^k for the header's n; FillFPR is
 	// (bits set / m)^k, what the filter actually does on random queries.
 	ExpectedFPR float64
@@ -179,7 +181,9 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	defer free()
 	sizedFor := sizedFor(hdr)
 
+	insertStart := now()
 	st, read, err := insertAll(ctx, opts, srcs, hdr, words)
+	rep.Insert = now().Sub(insertStart)
 	rep.BytesRead = read
 	if st != nil {
 		rep.Added, rep.Lines, rep.Skipped, rep.Malformed, rep.Samples = st.added, st.lines, st.skipped, st.malformed, st.samples
@@ -201,10 +205,12 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	if len(hdr.Source) > MaxSourceLen {
 		hdr.Source = hdr.Source[:MaxSourceLen-3] + "..."
 	}
+	writeStart := now()
 	set, err := writeFilter(opts.Out, &hdr, words)
 	if err != nil {
 		return rep, fmt.Errorf("breach: build: %w", err)
 	}
+	rep.Write = now().Sub(writeStart)
 	rep.Header = hdr
 	rep.ExpectedFPR = hdr.ExpectedFPR()
 	rep.FillFPR = math.Pow(float64(set)/float64(hdr.M), float64(hdr.K))

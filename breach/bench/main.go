@@ -60,8 +60,8 @@ func run(args []string) error {
 		el := time.Since(start)
 		fsz := rep.Header.FileSize()
 		hwm := vmHWM()
-		fmt.Printf("hashes=%d seconds=%.2f hashes_per_s=%.0f filter_bytes=%d max_rss_bytes=%d rss_over_filter=%.3f expected_fpr=%.5f\n",
-			rep.Added, el.Seconds(), float64(rep.Added)/el.Seconds(), fsz, hwm, float64(hwm)/float64(fsz), rep.ExpectedFPR)
+		fmt.Printf("hashes=%d seconds=%.2f hashes_per_s=%.0f insert_seconds=%.2f insert_hashes_per_s=%.0f write_seconds=%.2f filter_bytes=%d max_rss_bytes=%d rss_over_filter=%.3f expected_fpr=%.3g\n",
+			rep.Added, el.Seconds(), float64(rep.Added)/el.Seconds(), rep.Insert.Seconds(), float64(rep.Added)/rep.Insert.Seconds(), rep.Write.Seconds(), fsz, hwm, float64(hwm)/float64(fsz), rep.ExpectedFPR)
 		return nil
 	}
 	return fmt.Errorf("want -gen N -file F, or -file F -out O")
