@@ -324,3 +324,16 @@ func checkOpenAPI(t *testing.T, req *http.Request, r response) {
 }
 
 func oneLineErr(err error) string { return strings.ReplaceAll(fmt.Sprint(err), "\n", " | ") }
+
+// waitFor waits, with a deadline, for an effect of another process or
+// goroutine (a signal handled, a mail delivered).
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -200,11 +201,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	checker, err := openBreach(c, now)
+	checker, filter, err := openBreach(c, now)
 	if err != nil {
 		return err
 	}
 	defer checker.Close()
+	// The words' checksum is verified in the background so start-up does
+	// not wait for a multi-GiB read; until it passes the service is not
+	// ready, and a mismatch stops it (fail closed). The read also pages the
+	// filter in, so the first requests do not pay for cold pages.
+	var filterVerified atomic.Bool
+	verifyErr := make(chan error, 1)
+	go func() {
+		err := filter.Verify()
+		if err != nil && !errors.Is(err, breach.ErrClosed) {
+			verifyErr <- fmt.Errorf("breach filter %s: %w", c.breachFilter, err)
+			return
+		}
+		filterVerified.Store(true)
+	}()
 
 	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: "safereset"})
 	if err != nil {
@@ -250,6 +265,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	reload := func(path string) (safereset.FilterInfo, error) {
+		if path == "" {
+			path = checker.Info().Path
+		}
+		// A new file is verified in full before it replaces a good one.
+		if path != "" {
+			f, err := breach.Open(path)
+			if err != nil {
+				return checker.Info(), err
+			}
+			err = f.Verify()
+			f.Close()
+			if err != nil {
+				return checker.Info(), err
+			}
+		}
 		if err := checker.Reload(path); err != nil {
 			return checker.Info(), err
 		}
@@ -265,6 +295,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			if checker.Info().Bits == 0 {
 				reasons = append(reasons, "breach filter not loaded")
+			} else if !filterVerified.Load() {
+				reasons = append(reasons, "breach filter: verifying checksum")
 			}
 			if !worker.Alive() {
 				reasons = append(reasons, "outbox worker not running")
@@ -327,8 +359,13 @@ loop:
 		case err := <-errc:
 			runErr = err
 			break loop
+		case err := <-verifyErr:
+			logger.Error("breach filter failed verification; stopping (fail closed)", "error", err.Error())
+			runErr = err
+			break loop
 		case <-hup:
-			if _, err := reload(""); err != nil {
+			// SIGHUP re-reads the configured file (an operator replaced it).
+			if _, err := reload(c.breachFilter); err != nil {
 				logger.Error("breach filter reload on SIGHUP failed; the old filter stays", "error", err.Error())
 			} else {
 				i := checker.Info()
@@ -355,7 +392,7 @@ loop:
 	return runErr
 }
 
-func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, error) {
+func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, *breach.Filter, error) {
 	var (
 		f   *breach.Filter
 		err error
@@ -366,13 +403,13 @@ func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, error) {
 		f, err = breach.Open(c.breachFilter)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("breach filter: %w", err)
+		return nil, nil, fmt.Errorf("breach filter: %w", err)
 	}
 	if c.minStrength < 0 || c.minStrength > 4 {
 		f.Close()
-		return nil, errors.New("--min-strength must be 0 to 4")
+		return nil, nil, errors.New("--min-strength must be 0 to 4")
 	}
-	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, Now: now}), nil
+	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, Now: now}), f, nil
 }
 
 func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
