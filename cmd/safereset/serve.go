@@ -44,6 +44,7 @@ type serveConfig struct {
 
 	smtpURL, smtpCAFile, mailFrom, resetURL, mailTemplates string
 	smtpTimeout, confirmTimeout                            time.Duration
+	mailRetryBase, mailRetryMax                            time.Duration
 
 	tokenTTL        time.Duration
 	argonMemory     uint
@@ -75,6 +76,8 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.mailFrom, "mail-from", "safereset@localhost", "From address of the mails")
 	fs.StringVar(&c.resetURL, "reset-url", "http://localhost:8080/reset?token={token}&email={email}", "link in the token mail; {token} and {email} are replaced, URL-escaped")
 	fs.StringVar(&c.mailTemplates, "mail-templates", "", "directory with token.txt, token.html, confirmation.txt, confirmation.html overriding the built-in templates")
+	fs.DurationVar(&c.mailRetryBase, "mail-retry-base", 2*time.Second, "first retry delay of an undelivered token mail (doubles, with jitter)")
+	fs.DurationVar(&c.mailRetryMax, "mail-retry-max", 10*time.Minute, "longest retry delay of an undelivered token mail")
 	fs.DurationVar(&c.confirmTimeout, "confirm-timeout", 10*time.Second, "timeout for sending the confirmation mail (ER355 after it)")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of a reset token")
 	fs.UintVar(&c.argonMemory, "argon2-memory", uint(password.DefaultParams.Memory), "argon2id memory in KiB")
@@ -250,7 +253,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Outbox: func() (int, time.Time, error) { return db.OutboxStats(context.Background()) },
 		Now:    now,
 	})
-	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout})
+	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
+		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	deps := server.Deps{
 		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify,
