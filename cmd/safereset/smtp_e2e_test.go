@@ -160,9 +160,13 @@ func TestSMTP_PermanentFailureNotRetried(t *testing.T) {
 	s.addUser(alice, oldPW)
 	key := s.apiKey("smtp")
 	s.post(key, alice)
-	waitFor(t, func() bool { return strings.Contains(metricLine(t, s.Admin, `safereset_mail_sends_total{kind="token",result="dropped"}`), " 1") }, "the drop")
+	waitFor(t, func() bool {
+		return strings.Contains(metricLine(t, s.Admin, `safereset_mail_sends_total{kind="token",result="dropped"}`), " 1")
+	}, "the drop")
 	// The outbox is empty, so the worker has nothing left to try.
-	waitFor(t, func() bool { return metricLine(t, s.Admin, "safereset_mail_outbox_depth") == "safereset_mail_outbox_depth 0" }, "empty outbox")
+	waitFor(t, func() bool {
+		return metricLine(t, s.Admin, "safereset_mail_outbox_depth") == "safereset_mail_outbox_depth 0"
+	}, "empty outbox")
 	if n := srv.Attempts(); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
 	}
