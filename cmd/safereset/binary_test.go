@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -263,4 +264,101 @@ func metricLine(t *testing.T, base, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestBinary_MemoryUnderFlood: 200 concurrent valid resets at the default
+// argon2id cost keep the process's peak resident memory below
+// hash-concurrency × argon2 memory + 100 MiB: the semaphore queues the
+// hashes instead of running them all at once.
+func TestBinary_MemoryUnderFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 200 argon2id hashes at 19 MiB")
+	}
+	const (
+		n        = 200
+		conc     = 2
+		argonKiB = 19456
+	)
+	p := startBinary(t, "", "--argon2-memory", "19456", "--argon2-time", "2", "--hash-concurrency", "2",
+		"--rate-ip", "0", "--rate-reset-email", "0")
+	key := p.apiKey("flood")
+	// Users arrive with an existing (cheap) bcrypt hash so setup hashes nothing.
+	var lines strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&lines, `{"emailAddress":"flood%d@example.com","passwordHash":"$2a$04$4M1pj1pO6WGrJ2SP8ZCvMOpJ9sS3e4Xk3MiM3vVIv4ZKpd8WhT/1S"}`+"\n", i)
+	}
+	var res struct{ Imported int }
+	req, _ := http.NewRequest("POST", p.Admin+"/admin/v1/users/import", strings.NewReader(lines.String()))
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if res.Imported != n {
+		t.Fatalf("imported %d", res.Imported)
+	}
+	tokens := make([]string, n)
+	for i := range tokens {
+		p.post(key, fmt.Sprintf("flood%d@example.com", i))
+	}
+	for i := range tokens {
+		tokens[i] = p.waitToken(fmt.Sprintf("flood%d@example.com", i), 1)
+	}
+	before := procStatus(t, p.cmd.Process.Pid, "VmHWM")
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			b, _ := json.Marshal(map[string]string{"emailAddress": fmt.Sprintf("flood%d@example.com", i),
+				"password": strongPW, "passwordVerify": strongPW, "token": tokens[i]})
+			req, _ := http.NewRequest("PATCH", p.Base+"/api/v1/user/reset-password", bytes.NewReader(b))
+			req.Header.Set("X-Api-Key", key)
+			<-start
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for i, c := range codes {
+		if c != 204 {
+			t.Fatalf("reset %d: status %d", i, c)
+		}
+	}
+	peak := procStatus(t, p.cmd.Process.Pid, "VmHWM")
+	limit := int64(conc*argonKiB + 100*1024)
+	t.Logf("peak RSS %d KiB before the flood, %d KiB after (limit %d KiB)", before, peak, limit)
+	if peak > limit {
+		t.Fatalf("peak RSS %d KiB over %d KiB", peak, limit)
+	}
+	p.term(t)
+}
+
+// procStatus reads a KiB value such as VmHWM from /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var kib int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib
+		}
+	}
+	t.Fatalf("%s not in /proc/%d/status", field, pid)
+	return 0
 }

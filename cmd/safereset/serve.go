@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ import (
 	"github.com/safereset/safereset/server"
 	"github.com/safereset/safereset/store"
 )
+
+// memoryHeadroom is the soft memory limit above the argon2id budget: the
+// runtime, the mapped default filter, connection buffers and zxcvbn.
+const memoryHeadroom = 48 << 20
 
 // serveConfig is every setting of `safereset serve`.
 type serveConfig struct {
@@ -181,6 +186,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		SaltLen: password.DefaultParams.SaltLen, KeyLen: password.DefaultParams.KeyLen}
 	if c.argonThreads > 255 {
 		return errors.New("--argon2-parallelism must be at most 255")
+	}
+	// Each argon2id hash allocates its memory afresh; left to GOGC alone the
+	// heap may grow to twice the hashes in flight plus their garbage. A
+	// soft limit sized from the hashing budget keeps resident memory near
+	// hash-concurrency × argon2 memory + headroom under a flood. GOMEMLIMIT
+	// in the environment, when set, wins.
+	if getenv("GOMEMLIMIT") == "" {
+		limit := int64(c.hashConcurrency)*int64(c.argonMemory)*1024 + memoryHeadroom
+		debug.SetMemoryLimit(limit)
 	}
 	reg := prometheus.NewRegistry()
 	var m *metrics.Metrics // set below; the hasher hook reads it lazily
