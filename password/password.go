@@ -91,6 +91,21 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// Do runs f in one of the hasher's slots, waiting for a free one as Hash
+// does. It bounds other CPU-heavy work per request (the zxcvbn strength
+// estimate costs up to tens of milliseconds on crafted 64-character
+// passwords) by the same budget as hashing.
+func (h *Hasher) Do(ctx context.Context, f func()) error {
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-h.sem }()
+	f()
+	return nil
+}
+
 // Hash returns the argon2id PHC string of the NFKC form of pw.
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)

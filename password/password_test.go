@@ -170,6 +170,26 @@ func TestHasher_WaitHonoursContext(t *testing.T) {
 	close(hold)
 }
 
+// TestHasher_DoSharesTheSlots: Do waits for a slot like Hash does.
+func TestHasher_DoSharesTheSlots(t *testing.T) {
+	h := mustHasher(t, 1)
+	hold, inSlot := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = h.Do(context.Background(), func() { close(inSlot); <-hold })
+	}()
+	<-inSlot
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	if err := h.Do(ctx, func() { ran = true }); !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("Do with all slots taken: err %v, ran %v", err, ran)
+	}
+	close(hold)
+	if err := h.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("Do after release: %v %v", err, ran)
+	}
+}
+
 func BenchmarkHash_Default(b *testing.B) {
 	h, err := password.NewHasher(password.DefaultParams, 1, nil)
 	if err != nil {

@@ -162,9 +162,14 @@ func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
 					return failWith(c, safereset.ER413)
 				}
 				return c.Status(fe.Code).JSON(adminError{"request body is too large"})
-			case fiber.StatusNotFound, fiber.StatusMethodNotAllowed, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusBadRequest:
-				// Not part of any documented route: plain status, no body.
-				return c.SendStatus(fe.Code)
+			}
+			if fe.Code >= 400 && fe.Code < 500 {
+				// Unknown route or method, a request the HTTP layer could
+				// not parse, a read timeout, headers over the limit: not a
+				// documented answer of any route, so a bare status.
+				c.Response().ResetBody()
+				c.Status(fe.Code)
+				return nil
 			}
 		}
 		logger.Error("unhandled error", "request_id", requestIDOf(c), "route", routeOf(c), "error", err.Error())

@@ -197,11 +197,15 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		} else if n > MaxPasswordLen {
 			codes.Add(safereset.ER123)
 		} else {
+			var err error
 			inputs := []string{}
 			if email.isStr && email.str != "" {
 				inputs = append(inputs, email.str, safereset.LocalPart(email.str))
 			}
-			v, err := d.Breach.Check(pw.str, inputs)
+			var v safereset.Verdict
+			if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw.str, inputs) }); derr != nil {
+				err = derr
+			}
 			switch {
 			case err != nil:
 				// Fail closed: a password that could not be checked is not set.

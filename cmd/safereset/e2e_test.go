@@ -433,3 +433,13 @@ func TestLogs_NoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_DataDirLocked: a second server on the same data dir stops with
+// one clear line instead of waiting forever on the file lock.
+func TestServe_DataDirLocked(t *testing.T) {
+	s := startServer(t, "")
+	_, errs, code := cli(t, nil, "", "serve", "--data-dir", s.DataDir, "--addr", freePort(t), "--admin-addr", freePort(t))
+	if code == 0 || !strings.Contains(errs, "locked by another process") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("second server: %d %q", code, errs)
+	}
+}
