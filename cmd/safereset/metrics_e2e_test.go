@@ -67,7 +67,7 @@ func TestMetrics_CountEveryCode(t *testing.T) {
 	send("POST", k, `{"emailAddress":"bob@example.com"}`)
 	send("POST", k, `{"emailAddress":"bob@example.com"}`)
 	send("POST", k, `{"emailAddress":"bob@example.com"}`) // ER429
-	msgs := srv.WaitFor(3, 20*time.Second) // alice's and bob's two
+	msgs := srv.WaitFor(3, 20*time.Second)                // alice's and bob's two
 	var tok string
 	for _, m := range msgs {
 		if m.To[0] == alice {
