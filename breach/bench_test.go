@@ -241,6 +241,18 @@ func BenchmarkStartup(b *testing.B) {
 			f.Close()
 		}
 	})
+	b.Run("VerifyWarm", func(b *testing.B) {
+		for range b.N {
+			f, err := breach.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Verify(); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
 	b.Run("VerifyCold", func(b *testing.B) {
 		for range b.N {
 			b.StopTimer()

@@ -270,6 +270,7 @@ func TestBuild_Errors(t *testing.T) {
 		{"StdinNeedsExpected", breach.BuildOptions{Out: out, Inputs: []string{"-"}, Stdin: strings.NewReader("")}, "--expected"},
 		{"MissingInput", breach.BuildOptions{Out: out, Inputs: []string{filepath.Join(t.TempDir(), "nope")}}, "no such file"},
 		{"EmptyDir", breach.BuildOptions{Out: out, Inputs: []string{t.TempDir()}}, "no range files"},
+		{"TruncatedGzip", breach.BuildOptions{Out: out, Inputs: []string{writeFile(t, filepath.Join(t.TempDir(), "t.gz"), gz(t, hibpLines(genKeys(2000, 1), true, "\n"))[:5000])}, Expected: 10}, "unexpected EOF"},
 		{"CancelledContext", breach.BuildOptions{Out: out, Inputs: []string{in}, Expected: 10}, "canceled"},
 	}
 	for _, tt := range tests {

@@ -204,10 +204,11 @@ func readSource(ctx context.Context, s *source, o *opener, free chan []byte, out
 		buf = buf[:cap(buf)]
 		n := copy(buf, carry)
 		carry = carry[:0]
-		m, rerr := io.ReadFull(r, buf[n:])
+		m, rerr := fill(r, buf[n:])
 		n += m
-		eof := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		eof := rerr == io.EOF
 		if rerr != nil && !eof {
+			// Including io.ErrUnexpectedEOF: a truncated .gz file.
 			return fmt.Errorf("input %s: %w", s.name, rerr)
 		}
 		data := buf[:n]
@@ -237,6 +238,21 @@ func readSource(ctx context.Context, s *source, o *opener, free chan []byte, out
 			return nil
 		}
 	}
+}
+
+// fill reads until b is full or r fails; unlike io.ReadFull it passes
+// r's own io.ErrUnexpectedEOF (a truncated gzip stream) through and
+// reports a clean end as io.EOF.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // estimateLines guesses the number of lines in the sources from their sizes.
