@@ -29,8 +29,7 @@ const breachUsage = `usage:
 // runBreach runs `safereset breach build|check|info`.
 func runBreach(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, breachUsage)
-		return errors.New("breach: want build, check or info")
+		return errors.New(`breach: want build, check or info (run "safereset breach help")`)
 	}
 	switch args[0] {
 	case "build":
@@ -43,8 +42,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stdout, breachUsage)
 		return nil
 	}
-	fmt.Fprintln(stderr, breachUsage)
-	return fmt.Errorf("breach: unknown subcommand %q (want build, check or info)", args[0])
+	return fmt.Errorf("breach: unknown subcommand %q (want build, check or info)", oneLine(args[0]))
 }
 
 // breachParseArgs parses flags that may come before, between or after
