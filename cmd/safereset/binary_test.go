@@ -308,29 +308,12 @@ func TestBinary_MemoryUnderFlood(t *testing.T) {
 	}
 	before := procStatus(t, p.cmd.Process.Pid, "VmHWM")
 
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	codes := make([]int, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			b, _ := json.Marshal(map[string]string{"emailAddress": fmt.Sprintf("flood%d@example.com", i),
-				"password": strongPW, "passwordVerify": strongPW, "token": tokens[i]})
-			req, _ := http.NewRequest("PATCH", p.Base+"/api/v1/user/reset-password", bytes.NewReader(b))
-			req.Header.Set("X-Api-Key", key)
-			<-start
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		}(i)
+	bodies := make([]map[string]string, n)
+	for i := range bodies {
+		bodies[i] = map[string]string{"emailAddress": fmt.Sprintf("flood%d@example.com", i),
+			"password": strongPW, "passwordVerify": strongPW, "token": tokens[i]}
 	}
-	close(start)
-	wg.Wait()
+	codes := concurrentPatches(t, p.Base, key, bodies)
 	for i, c := range codes {
 		if c != 204 {
 			t.Fatalf("reset %d: status %d", i, c)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -338,29 +337,12 @@ func TestReset_ConcurrentSingleUse(t *testing.T) {
 	tok := s.waitToken(alice, 1)
 
 	const n = 50
-	start := make(chan struct{})
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			pw := fmt.Sprintf("%s-%02d", strongPW, i)
-			b, _ := json.Marshal(map[string]string{"emailAddress": alice, "password": pw, "passwordVerify": pw, "token": tok})
-			req, _ := http.NewRequest("PATCH", s.Base+"/api/v1/user/reset-password", strings.NewReader(string(b)))
-			req.Header.Set("X-Api-Key", key)
-			<-start
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		}(i)
+	bodies := make([]map[string]string, n)
+	for i := range bodies {
+		pw := fmt.Sprintf("%s-%02d", strongPW, i)
+		bodies[i] = map[string]string{"emailAddress": alice, "password": pw, "passwordVerify": pw, "token": tok}
 	}
-	close(start)
-	wg.Wait()
+	statuses := concurrentPatches(t, s.Base, key, bodies)
 	won := -1
 	for i, st := range statuses {
 		switch st {

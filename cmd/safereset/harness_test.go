@@ -337,3 +337,32 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// concurrentPatches sends one PATCH per body, all released at once, and
+// returns their statuses in order.
+func concurrentPatches(t *testing.T, base, key string, bodies []map[string]string) []int {
+	t.Helper()
+	start := make(chan struct{})
+	statuses := make([]int, len(bodies))
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("PATCH", base+"/api/v1/user/reset-password", bytes.NewReader(b))
+		req.Header.Set("X-Api-Key", key)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	return statuses
+}
