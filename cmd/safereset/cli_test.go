@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -157,5 +158,41 @@ func TestCLI_BadInput(t *testing.T) {
 		}, strings.NewReader(""), &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "cannot reach") {
 		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// TestCLI_ImportLargeFile: a file larger than one request is sent in
+// chunks, and a failed line is reported with its number in the whole file.
+func TestCLI_ImportLargeFile(t *testing.T) {
+	s := startServer(t, "")
+	var b strings.Builder
+	const n = 450
+	for i := 1; i <= n; i++ {
+		if i == 321 {
+			b.WriteString("{broken\n")
+			continue
+		}
+		b.WriteString(`{"emailAddress":"bulk` + strings.Repeat("x", i%7) + itoa(i) + `@example.com","passwordHash":"$2a$04$4M1pj1pO6WGrJ2SP8ZCvMOpJ9sS3e4Xk3MiM3vVIv4ZKpd8WhT/1S"}` + "\n")
+	}
+	out, errs, code := cli(t, s, b.String(), "user", "import", "-")
+	if code != 1 || !strings.Contains(out, "imported 449, skipped 0") || strings.TrimSpace(strings.Split(errs, "\n")[0]) != "line 321: not a JSON object with emailAddress and password or passwordHash" {
+		t.Fatalf("import: %d %q %q", code, out, errs)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestServe_RefusesBadSettings(t *testing.T) {
+	for _, args := range [][]string{
+		{"--token-ttl", "0s"}, {"--token-ttl", "-1h"}, {"--hash-concurrency", "0"}, {"--min-strength", "5"},
+		{"--argon2-memory", "1"}, {"--rate-ip", "3-X"}, {"--trusted-proxies", "10.0.0.0/99"},
+		{"--smtp-url", "http://mail.example"}, {"--reset-url", "javascript:alert(1)"}, {"--log-format", "xml"},
+		{"--jwt-not-before", "yesterday"}, {"--jwt-algorithms", "none"},
+	} {
+		dir := t.TempDir()
+		_, errs, code := cli(t, nil, "", append([]string{"serve", "--data-dir", dir, "--addr", freePort(t), "--admin-addr", freePort(t)}, args...)...)
+		if code == 0 || strings.Count(errs, "\n") != 1 || strings.Contains(errs, "goroutine") {
+			t.Errorf("%v: %d %q", args, code, errs)
+		}
 	}
 }

@@ -206,22 +206,13 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			defer f.Close()
 			r = f
 		}
-		var out struct {
-			Imported, Skipped, Failed int
-			Errors                    []struct {
-				Line  int
-				Error string
-			}
+		total, err := importChunks(ctx, c, r, stderr)
+		if err != nil {
+			return fmt.Errorf("user import: %w (after importing %d)", err, total.Imported)
 		}
-		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/import", r, &out); err != nil {
-			return fmt.Errorf("user import: %w", err)
-		}
-		for _, e := range out.Errors {
-			fmt.Fprintf(stderr, "line %d: %s\n", e.Line, oneLine(e.Error))
-		}
-		fmt.Fprintf(stdout, "imported %d, skipped %d (already exist), failed %d\n", out.Imported, out.Skipped, out.Failed)
-		if out.Failed > 0 {
-			return exitError{code: 1, msg: fmt.Sprintf("user import: %d line(s) failed", out.Failed)}
+		fmt.Fprintf(stdout, "imported %d, skipped %d (already exist), failed %d\n", total.Imported, total.Skipped, total.Failed)
+		if total.Failed > 0 {
+			return exitError{code: 1, msg: fmt.Sprintf("user import: %d line(s) failed", total.Failed)}
 		}
 	}
 	return nil
@@ -369,4 +360,60 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes, %d users)\n", out, n, users)
 	return nil
+}
+
+// importChunkLines is how many lines one import request carries: each
+// password line costs an argon2id hash on the server, so a chunk stays
+// within a few seconds and far below the request size limit.
+const importChunkLines = 200
+
+type importTotals struct {
+	Imported, Skipped, Failed int
+	Errors                    []struct {
+		Line  int
+		Error string
+	}
+}
+
+// importChunks sends r to the server in chunks of importChunkLines lines,
+// prints each failed line (numbered in the whole file) on stderr, and
+// returns the totals.
+func importChunks(ctx context.Context, c *adminClient, r io.Reader, stderr io.Writer) (importTotals, error) {
+	var total importTotals
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	var chunk bytes.Buffer
+	first, line := 1, 0
+	flush := func() error {
+		if chunk.Len() == 0 {
+			return nil
+		}
+		var out importTotals
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/import", bytes.NewReader(chunk.Bytes()), &out); err != nil {
+			return err
+		}
+		for _, e := range out.Errors {
+			fmt.Fprintf(stderr, "line %d: %s\n", first+e.Line-1, oneLine(e.Error))
+		}
+		total.Imported += out.Imported
+		total.Skipped += out.Skipped
+		total.Failed += out.Failed
+		chunk.Reset()
+		first = line + 1
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		chunk.Write(sc.Bytes())
+		chunk.WriteByte('\n')
+		if line-first+1 >= importChunkLines {
+			if err := flush(); err != nil {
+				return total, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return total, fmt.Errorf("line %d: %v", line+1, err)
+	}
+	return total, flush()
 }

@@ -107,6 +107,26 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	return c, fs
 }
 
+// validate refuses settings that would make the service misbehave rather
+// than fail, before anything is opened.
+func (c *serveConfig) validate() error {
+	switch {
+	case c.tokenTTL < time.Second || c.tokenTTL > 7*24*time.Hour:
+		return errors.New("--token-ttl must be between 1s and 168h")
+	case c.confirmTimeout <= 0 || c.smtpTimeout <= 0 || c.shutdownTimeout <= 0:
+		return errors.New("--confirm-timeout, --smtp-timeout and --shutdown-timeout must be positive")
+	case c.mailRetryBase <= 0 || c.mailRetryMax < c.mailRetryBase:
+		return errors.New("--mail-retry-base must be positive and at most --mail-retry-max")
+	case c.hashConcurrency < 1 || c.hashConcurrency > 1024:
+		return errors.New("--hash-concurrency must be between 1 and 1024")
+	case c.argonThreads > 255:
+		return errors.New("--argon2-parallelism must be at most 255")
+	case c.minStrength < 0 || c.minStrength > 4:
+		return errors.New("--min-strength must be 0 to 4")
+	}
+	return nil
+}
+
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -168,6 +188,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() > 0 {
 		return exitError{code: 2, msg: fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
 	}
+	if err := c.validate(); err != nil {
+		return err
+	}
 	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return err
@@ -184,9 +207,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// so bad configuration fails fast and leaves nothing behind.
 	params := password.Params{Memory: uint32(c.argonMemory), Time: uint32(c.argonTime), Threads: uint8(c.argonThreads),
 		SaltLen: password.DefaultParams.SaltLen, KeyLen: password.DefaultParams.KeyLen}
-	if c.argonThreads > 255 {
-		return errors.New("--argon2-parallelism must be at most 255")
-	}
 	// Each argon2id hash allocates its memory afresh; left to GOGC alone the
 	// heap may grow to twice the hashes in flight plus their garbage. A
 	// soft limit sized from the hashing budget keeps resident memory near
@@ -422,10 +442,6 @@ func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, *breach.
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("breach filter: %w", err)
-	}
-	if c.minStrength < 0 || c.minStrength > 4 {
-		f.Close()
-		return nil, nil, errors.New("--min-strength must be 0 to 4")
 	}
 	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, Now: now}), f, nil
 }
