@@ -2,6 +2,7 @@ package breach
 
 import (
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,6 +17,11 @@ import (
 )
 
 var _ safereset.BreachChecker = (*Checker)(nil)
+
+// ErrStrength is returned by Check when the strength estimate failed (the
+// zxcvbn library panicked on the input); the password is neither accepted
+// nor known to be weak.
+var ErrStrength = errors.New("breach: password strength estimate failed")
 
 // DefaultMinScore is the zxcvbn score (0-4) a password needs by default.
 const DefaultMinScore = 3
@@ -173,8 +179,9 @@ func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, e
 	defer func() {
 		if r := recover(); r != nil {
 			// zxcvbn is third-party pattern matching over arbitrary input;
-			// a panic there must not take the request down.
-			weak, err = false, fmt.Errorf("breach: strength estimate failed: %v", r)
+			// a panic there must not take the request down. The panic value
+			// is left out: it could quote the password.
+			weak, err = false, ErrStrength
 		}
 	}()
 	return zxcvbn.PasswordStrength(password, inputs).Score < c.minScore, nil

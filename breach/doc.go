@@ -24,6 +24,12 @@
 //   - The mapped words are shared with the page cache: until they are paged
 //     in, the first checks can wait for the disk. Open asks the kernel to read
 //     the file ahead in the background (MADV_WILLNEED); Verify pages it all in.
+//   - At full size each probe can miss the TLB. Open asks for 2 MiB pages
+//     (MADV_HUGEPAGE), which the kernel grants for a file read in fresh on
+//     filesystems with large folios (ext4, xfs), but not for pages already
+//     cached in 4 KiB pieces (say, a file just written by Build).
+//     CheckerOptions.CopyToMemory copies the filter into huge-page memory
+//     in the background instead, at the cost of its size in private memory.
 //   - Rewriting a mapped file in place would change a running filter under
 //     it. Build never does: it writes a temporary file and renames it.
 //   - The file format assumes nothing about the host, but words are used in
