@@ -3,7 +3,7 @@ package main
 // Security tests: each one is an attack against the real server (in-process
 // `serve`, or the built binary where the process itself is measured). A
 // test that documents an open weakness is kept and skipped with a
-// "FINDING:" message, so the suite stays green and the finding stays
+// "FINDING:" message (see finding), so the suite stays green and the finding stays
 // reproducible: delete the t.Skip line to run the exploit.
 
 import (
@@ -15,6 +15,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +28,15 @@ import (
 )
 
 const resetPath = "/api/v1/user/reset-password"
+
+// finding skips a test that reproduces an open weakness, so the suite stays
+// green; SAFERESET_RUN_FINDINGS=1 runs the exploit (and fails until fixed).
+func finding(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("SAFERESET_RUN_FINDINGS") == "" {
+		t.Skip("FINDING: " + msg)
+	}
+}
 
 // secRaw sends raw bytes on a fresh connection to addr ("http://host:port")
 // and returns the status line's code and the whole answer. The Go client
@@ -154,7 +166,7 @@ func TestSecurity_PostEnumerationTiming(t *testing.T) {
 // TestSecurity_PostTimingOracle is the strict form: a known address must
 // not be measurably slower than an unknown one (medians within 15%).
 func TestSecurity_PostTimingOracle(t *testing.T) {
-	t.Skip("FINDING: POST for a known address answers measurably later than for an unknown one " +
+	finding(t, "POST for a known address answers measurably later than for an unknown one "+
 		"(client medians ~1.3 ms vs ~0.65 ms on loopback, requests 5-15 ms apart): account enumeration by timing; see the report")
 	p := measurePostTiming(t, 200, 5*time.Millisecond)
 	t.Logf("%v", p)
@@ -426,4 +438,283 @@ func TestSecurity_IPSpoofing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSecurity_TokenBruteForceLimited: guessing tokens for one account is
+// capped by the per-address PATCH limit (10 an hour), whatever spelling of
+// the address or client-IP header the guesser uses. With 128-bit tokens and
+// 3 outstanding, that is 2^-124.4 success per hour.
+func TestSecurity_TokenBruteForceLimited(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("brute")
+	variants := []string{alice, "ALICE@EXAMPLE.COM", " alice@example.com", "alice@example.com\u00a0", "\u2003Alice@Example.com",
+		"alice@example.com\u3000", "aLiCe@example.COM", "alice@example.com\t", "alice@EXAMPLE.com", "Alice@example.com"}
+	rng := rand.New(rand.NewSource(2))
+	guess := func() string {
+		b := make([]byte, 16)
+		rng.Read(b)
+		return fmt.Sprintf("%x", b)
+	}
+	for i, v := range variants {
+		h := spoofHeaders(i)
+		h["X-Api-Key"] = key
+		r := s.do("PATCH", resetPath, h, secPatchBody(v, strongPW, guess()))
+		if r.Status != 400 || !sameCodes(r.Codes(), safereset.ER352) {
+			t.Fatalf("guess %d (%q): %d %v", i, v, r.Status, r.Codes())
+		}
+	}
+	for i, v := range append(variants, "alice@example.com\u2028", "alice@example.com\u0085") {
+		h := spoofHeaders(100 + i)
+		h["X-Api-Key"] = key
+		if r := s.do("PATCH", resetPath, h, secPatchBody(v, strongPW, guess())); r.Status != 429 {
+			t.Fatalf("guess %d past the limit (%q): %d %v", 11+i, v, r.Status, r.Codes())
+		}
+	}
+}
+
+// TestSecurity_ResetLockoutByThirdParty: anybody who knows an address can
+// spend its PATCH budget with garbage tokens; the owner holding a valid
+// token should still be able to reset.
+func TestSecurity_ResetLockoutByThirdParty(t *testing.T) {
+	finding(t, "10 garbage PATCHes an hour for an address (any client, any IP) lock its owner out of resetting: "+
+		"the per-address bucket is charged before the token is checked, so a valid token is refused with ER429; see the report")
+	s := startServer(t, "", "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("lockout")
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	for i := 0; i < 10; i++ {
+		s.patch(key, alice, "", "", strings.Repeat("0", 32))
+	}
+	if r := s.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
+		t.Fatalf("owner with a valid token after a third party spent the address's budget: %d %v", r.Status, r.Codes())
+	}
+}
+
+// TestSecurity_ForwardedVersusXFF: behind a trusted proxy that reports the
+// client in Forwarded (RFC 7239), a client-supplied X-Forwarded-For that
+// the proxy passes through must not decide the client address.
+func TestSecurity_ForwardedVersusXFF(t *testing.T) {
+	finding(t, "when a request carries both headers, X-Forwarded-For wins over Forwarded "+
+		"(ratelimit/proxy.go ClientIP); behind a Forwarded-speaking proxy that does not strip X-Forwarded-For, "+
+		"a client picks its own rate-limit bucket; see the report")
+	s := startServer(t, "", "--rate-ip", "2-M", "--trusted-proxies", "127.0.0.0/8")
+	key := s.apiKey("fwd")
+	for i := 0; i < 5; i++ {
+		h := map[string]string{"X-Api-Key": key,
+			"Forwarded":       "for=203.0.113.50",                // appended by the proxy: the real client
+			"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1), // sent by the client, passed through
+		}
+		r := s.do("POST", resetPath, h, secJSON(map[string]any{"emailAddress": fmt.Sprintf("f%d@example.com", i)}))
+		if i >= 2 && r.Status != 429 {
+			t.Fatalf("request %d from 203.0.113.50 escaped its bucket via X-Forwarded-For: %d", i, r.Status)
+		}
+	}
+}
+
+// outboxMails returns every .eml file in the outbox.
+func outboxMails(t *testing.T, s *testServer) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "outbox"))
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".eml") {
+			b, err := os.ReadFile(filepath.Join(s.DataDir, "outbox", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
+var toHeaderRE = regexp.MustCompile(`(?m)^To: (.*)\r?$`)
+
+// TestSecurity_UnicodeEmails: look-alike spellings of stored addresses
+// (Kelvin sign, dotless i, fullwidth, zero-width joiner, RTL override,
+// Cyrillic homoglyphs, combining marks) reach no account, send no mail to
+// anybody but the stored addresses, cannot use a real user's token, and
+// share the real address's rate-limit bucket.
+func TestSecurity_UnicodeEmails(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-request-email", "0", "--rate-reset-email", "0")
+	users := []string{"kelvin@example.com", "admin@example.com", alice}
+	for _, u := range users {
+		s.addUser(u, oldPW)
+	}
+	key := s.apiKey("unicode")
+	s.post(key, "kelvin@example.com")
+	kTok := s.waitToken("kelvin@example.com", 1)
+	looks := []string{
+		"\u212aelvin@example.com",       // Kelvin sign
+		"kelvin@example.com\u200d",      // zero-width joiner
+		"kel\u200dvin@example.com",      // zero-width joiner inside
+		"\u202ekelvin@example.com",      // RTL override
+		"ｋｅｌｖｉｎ@example.com",            // fullwidth
+		"kelvin@ｅｘａｍｐｌｅ.com",            // fullwidth domain
+		"adm\u0131n@example.com",        // dotless i
+		"ADM\u0130N@example.com",        // dotted capital I
+		"\u0430lice@example.com",        // Cyrillic a
+		"alice@ex\u0430mple.com",        // Cyrillic a in the domain
+		"alice@xn--exmple-cua.com",      // punycode of the above
+		"a\u0301lice@example.com",       // combining acute
+		"alice@example.com\u00ad",       // soft hyphen
+		"alice\ufeff@example.com",       // BOM
+		"kelvin@example.com\u0000",      // NUL
+		"kelvin@example.com\ufffd",      // replacement character
+		"kelvin@example.com.",           // trailing dot
+		"kelvin@example.com\u180e",      // Mongolian vowel separator
+		"\u1d0belvin@example.com",       // small capital K
+		"kelvin@example\u3002com",       // ideographic full stop
+		"kelvin@example\uff0ecom",       // fullwidth full stop
+		"k\u0065\u0301lvin@example.com", // decomposed e-acute
+	}
+	for _, v := range looks {
+		r := s.post(key, v)
+		if r.Status != 202 && !(r.Status == 400 && sameCodes(r.Codes(), safereset.ER001)) {
+			t.Errorf("POST %q: %d %v", v, r.Status, r.Codes())
+		}
+		r = s.patch(key, v, strongPW, strongPW, kTok)
+		if r.Status != 400 || !(r.hasCode(safereset.ER352) || r.hasCode(safereset.ER001)) {
+			t.Errorf("PATCH %q with kelvin's token: %d %v", v, r.Status, r.Codes())
+		}
+	}
+	// Give the worker time to write anything it was (wrongly) given: one
+	// more real request, whose mail is written after the earlier ones.
+	s.post(key, alice)
+	s.waitToken(alice, 1)
+	for _, m := range outboxMails(t, s) {
+		to := toHeaderRE.FindStringSubmatch(m)
+		if to == nil {
+			t.Fatalf("mail without To:\n%s", m)
+		}
+		addr := strings.Trim(strings.TrimSpace(to[1]), "<>")
+		if addr != "kelvin@example.com" && addr != alice {
+			t.Errorf("mail to %q", to[1])
+		}
+	}
+	if n := len(s.outboxTokens("kelvin@example.com")); n != 1 {
+		t.Errorf("kelvin got %d token mails, want 1 (look-alikes must reach nobody)", n)
+	}
+	if !s.verify("kelvin@example.com", oldPW) || !s.verify("admin@example.com", oldPW) || !s.verify(alice, oldPW) {
+		t.Fatal("a look-alike changed a password")
+	}
+	if r := s.patch(key, "kelvin@example.com", strongPW, strongPW, kTok); r.Status != 204 {
+		t.Fatalf("kelvin's own token: %d %v", r.Status, r.Codes())
+	}
+	// An admin cannot create a look-alike of an existing user either...
+	// but distinct non-ASCII addresses are distinct accounts (documented).
+	if st := s.admin("POST", "/admin/v1/users", map[string]string{"emailAddress": "KELVIN@example.com", "password": oldPW}, nil); st != 409 {
+		t.Errorf("ASCII case variant of an existing user: %d, want 409", st)
+	}
+}
+
+// TestSecurity_UnicodeRateLimit: look-alike spellings share the real
+// address's per-address bucket, so they cannot multiply the budget.
+func TestSecurity_UnicodeRateLimit(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0")
+	s.addUser("kelvin@example.com", oldPW)
+	key := s.apiKey("urate")
+	spellings := []string{"\u212aelvin@example.com", "ｋｅｌｖｉｎ@example.com", "KELVIN@EXAMPLE.COM",
+		"kel\u200dvin@example.com", "kelvin@example.com\u00a0", "\u202ekelvin@example.com"}
+	for i := 0; i < 3; i++ {
+		if r := s.post(key, spellings[i]); r.Status != 202 {
+			t.Fatalf("%q: %d", spellings[i], r.Status)
+		}
+	}
+	for _, v := range append(spellings[3:], "kelvin@example.com") {
+		if r := s.post(key, v); r.Status != 429 {
+			t.Errorf("%q escaped the shared bucket: %d %v", v, r.Status, r.Codes())
+		}
+	}
+}
+
+// TestSecurity_MailHeaderAndLinkInjection: CR/LF in an address never
+// reaches a mail (refused as ER001 on both routes and by the admin API);
+// an address full of URL and HTML metacharacters yields a link whose
+// token and email parameters are exactly the real ones.
+func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-request-email", "0", "--rate-reset-email", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("inject")
+	for _, v := range []string{
+		"alice@example.com\r\nBcc: evil@attacker.example",
+		"alice@example.com\nBcc: evil@attacker.example",
+		"alice@example.com\rBcc: evil@attacker.example",
+		"evil@attacker.example,alice@example.com",
+		"alice@example.com, evil@attacker.example",
+		"Alice <evil@attacker.example>",
+		"evil@attacker.example (alice@example.com)",
+		`"alice@example.com"@attacker.example`,
+		"alice@example.com%0d%0aBcc:evil@attacker.example",
+		"alice@[127.0.0.1]",
+		"alice@example.com\u2028Bcc: evil@attacker.example",
+	} {
+		r := s.post(key, v)
+		if r.Status == 202 {
+			continue // accepted as some other (unknown) account: checked below that nothing was mailed
+		}
+		if r.Status != 400 || !sameCodes(r.Codes(), safereset.ER001) {
+			t.Errorf("POST %q: %d %v", v, r.Status, r.Codes())
+		}
+		if st := s.admin("POST", "/admin/v1/users", map[string]string{"emailAddress": v, "password": oldPW}, nil); st != 400 {
+			t.Errorf("admin created user %q: %d", v, st)
+		}
+	}
+	weird := "o'brien&token=00000000000000000000000000000000#x=%41+{1}|~`?@example.com"
+	if st := s.admin("POST", "/admin/v1/users", map[string]string{"emailAddress": weird, "password": oldPW}, nil); st != 201 {
+		t.Fatalf("valid address with metacharacters refused: %d", st)
+	}
+	s.post(key, weird)
+	s.post(key, alice)
+	s.waitToken(alice, 1)
+	var mail string
+	waitFor(t, func() bool {
+		for _, m := range outboxMails(t, s) {
+			if strings.Contains(m, "o'brien") {
+				mail = m
+				return true
+			}
+		}
+		return false
+	}, "the mail to the metacharacter address")
+	for _, m := range outboxMails(t, s) {
+		if strings.Contains(strings.ToLower(m), "attacker.example") || strings.Contains(m, "\nBcc:") {
+			t.Fatalf("injected recipient in a mail:\n%s", m)
+		}
+	}
+	links := regexp.MustCompile(`https?://[^\s"<>]+`).FindAllString(mail, -1)
+	if len(links) == 0 {
+		t.Fatalf("no link in:\n%s", mail)
+	}
+	var real string
+	for _, l := range links {
+		l = strings.ReplaceAll(l, "&amp;", "&")
+		u, err := url.Parse(l)
+		if err != nil {
+			t.Fatalf("link %q: %v", l, err)
+		}
+		q := u.Query()
+		if len(q["token"]) != 1 || len(q["email"]) != 1 || len(q) != 2 || u.Fragment != "" {
+			t.Fatalf("link %q has query %v fragment %q: parameters injected", l, q, u.Fragment)
+		}
+		if q.Get("email") != weird {
+			t.Fatalf("link email %q, want %q", q.Get("email"), weird)
+		}
+		if real == "" {
+			real = q.Get("token")
+		} else if q.Get("token") != real {
+			t.Fatalf("links disagree on the token")
+		}
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(real) || real == strings.Repeat("0", 32) {
+		t.Fatalf("link token %q", real)
+	}
+	if strings.Contains(mail, "&token=0000") && !strings.Contains(mail, "o'brien&token=0000") {
+		t.Fatal("the address's &token= reached a link unescaped")
+	}
+	if r := s.patch(key, weird, strongPW, strongPW, real); r.Status != 204 {
+		t.Fatalf("the link's token does not work: %d %v", r.Status, r.Codes())
+	}
 }
