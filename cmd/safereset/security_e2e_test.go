@@ -718,3 +718,98 @@ func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
 		t.Fatalf("the link's token does not work: %d %v", r.Status, r.Codes())
 	}
 }
+
+// holdConns opens n connections to base and writes prefix on each, leaving
+// the request unfinished. It returns them; closing is the caller's.
+func holdConns(t *testing.T, base string, n int, prefix string) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if _, err := io.WriteString(c, prefix); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// TestSecurity_Slowloris runs the real binary and holds 1000 requests
+// open at once that stop in the middle of their headers. The service must
+// keep answering, stay small, and close them all when the read timeout
+// (10 s) passes.
+func TestSecurity_Slowloris(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits for the 10 s read timeout")
+	}
+	p := startBinary(t, "", "--rate-ip", "0")
+	key := p.apiKey("slow")
+	pid := p.cmd.Process.Pid
+	before := procStatus(t, pid, "VmRSS")
+	const n = 1000
+	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nX-Api-Key: "+key+"\r\nX-Pad: ")
+	opened := time.Now()
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	if r := p.post(key, "slow@example.com"); r.Status != 202 {
+		t.Fatalf("POST during the attack: %d", r.Status)
+	}
+	during := procStatus(t, pid, "VmRSS")
+	t.Logf("RSS %d KiB before, %d KiB with %d header-slow connections (a real request meanwhile took %v)",
+		before, during, n, time.Since(start))
+	if grow := during - before; grow > 64*1024 {
+		t.Errorf("RSS grew by %d KiB holding %d connections", grow, n)
+	}
+	closed := make(chan time.Duration, n)
+	for _, c := range conns {
+		go func(c net.Conn) {
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			io.Copy(io.Discard, c)
+			closed <- time.Since(opened)
+		}(c)
+	}
+	var last time.Duration
+	for i := 0; i < n; i++ {
+		last = max(last, <-closed)
+	}
+	t.Logf("all %d connections closed by the server after %v", n, last)
+	if last > 15*time.Second {
+		t.Errorf("a slow connection was held %v", last)
+	}
+	p.term(t)
+}
+
+// TestSecurity_ContentLengthPreallocation: a request that announces a
+// body of 1 MiB (the HTTP layer's cap) and sends none of it makes the
+// server allocate the whole buffer up front, before authentication and the
+// per-IP limit, for as long as the read timeout. A few hundred such
+// connections (about 100 bytes each) cost the server hundreds of MiB.
+func TestSecurity_ContentLengthPreallocation(t *testing.T) {
+	finding(t, "an unauthenticated client announcing Content-Length: 1048576 and sending 1 byte makes the server hold ~1 MiB "+
+		"for 10 s (fasthttp preallocates up to BodyLimit = server.HardBodyLimit); 500 such connections grew RSS by ~520 MiB; see the report")
+	p := startBinary(t, "", "--rate-ip", "0")
+	pid := p.cmd.Process.Pid
+	before := procStatus(t, pid, "VmRSS")
+	const n = 500
+	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	// The server reads the heads in its own goroutines: wait for the effect.
+	waitFor(t, func() bool { return procStatus(t, pid, "VmRSS")-before > 0 }, "the server reading the heads")
+	time.Sleep(500 * time.Millisecond) // let the reads settle; this measures memory, not an effect to wait for
+	during := procStatus(t, pid, "VmRSS")
+	t.Logf("RSS %d KiB before, %d KiB with %d connections that announced 1 MiB and sent 1 byte", before, during, n)
+	if grow := during - before; grow > 64*1024 {
+		t.Fatalf("RSS grew by %d KiB for %d connections that sent ~%d bytes each", grow, n, 100)
+	}
+}
