@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -811,5 +812,255 @@ func TestSecurity_ContentLengthPreallocation(t *testing.T) {
 	t.Logf("RSS %d KiB before, %d KiB with %d connections that announced 1 MiB and sent 1 byte", before, during, n)
 	if grow := during - before; grow > 64*1024 {
 		t.Fatalf("RSS grew by %d KiB for %d connections that sent ~%d bytes each", grow, n, 100)
+	}
+}
+
+// TestSecurity_BodyAndHeaderLimits: oversized and pathological requests
+// get a clean documented answer (or a bare 4xx from the HTTP layer), fast,
+// never a 500.
+func TestSecurity_BodyAndHeaderLimits(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-request-email", "0", "--rate-reset-email", "0")
+	key := s.apiKey("limits")
+	deep := func(open, close string, n int) string { return strings.Repeat(open, n) + strings.Repeat(close, n) }
+	for _, tc := range []struct {
+		name, method, body string
+		status             int
+		codes              []safereset.Code
+	}{
+		{"DeepArrayInField", "PATCH", `{"emailAddress":` + deep("[", "]", 8000) + `}`, 400, []safereset.Code{safereset.ER003, safereset.ER004, safereset.ER351}},
+		{"DeepArrayTop", "POST", deep("[", "]", 8100), 400, []safereset.Code{safereset.ER003}},
+		{"DeepObjectsInUnknownField", "POST", `{"x":` + deep(`{"a":`, "}", 2600) + `,"emailAddress":"a@example.com"}`, 400, []safereset.Code{safereset.ER003}},
+		{"Unbalanced", "POST", `{"emailAddress":"a@example.com","x":` + strings.Repeat("[", 16000), 400, []safereset.Code{safereset.ER003}},
+		{"EscapesGalore", "PATCH", `{"password":"` + strings.Repeat(`\u0000`, 2700) + `"}`, 400, []safereset.Code{safereset.ER003, safereset.ER123, safereset.ER350, safereset.ER351}},
+		{"Surrogates", "PATCH", `{"emailAddress":"\ud800@example.com","password":"\udfff\udfff\udfff\udfff\udfff\udfff\udfff\udfff","token":"\ud83d"}`, 400,
+			[]safereset.Code{safereset.ER001, safereset.ER350, safereset.ER352}},
+		{"JustOver16KiB", "POST", `{"emailAddress":"a@example.com","p":"` + strings.Repeat("x", 16<<10) + `"}`, 413, []safereset.Code{safereset.ER413}},
+		{"BigNumber", "POST", `{"emailAddress":` + strings.Repeat("9", 16000) + `}`, 400, []safereset.Code{safereset.ER003}},
+		{"ManyKeys", "POST", "{" + manyKeys(1400) + `"emailAddress":"a@example.com"}`, 202, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.body) > 16<<10 && tc.status != 413 {
+				t.Fatalf("test body %d bytes is over the limit", len(tc.body))
+			}
+			start := time.Now()
+			r := s.do(tc.method, resetPath, map[string]string{"X-Api-Key": key}, tc.body)
+			if r.Status != tc.status || !sameCodes(r.Codes(), tc.codes...) {
+				t.Fatalf("got %d %v, want %d %v", r.Status, r.Codes(), tc.status, tc.codes)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+	send := func(raw string) int { st, _ := secRaw(t, s.Base, raw); return st }
+	hdr := "POST " + resetPath + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+	// A huge Content-Length is refused from the head alone, without waiting for the body.
+	start := time.Now()
+	if st := send(hdr + "Content-Length: 1048577\r\n\r\n"); st != 413 {
+		t.Errorf("Content-Length over the cap: %d", st)
+	}
+	if st := send(hdr + "Content-Length: 99999999999999999999\r\n\r\n"); st < 400 || st >= 500 {
+		t.Errorf("absurd Content-Length: %d", st)
+	}
+	if st := send(hdr + "Content-Length: -1\r\n\r\n{}"); st < 400 || st >= 500 {
+		t.Errorf("negative Content-Length: %d", st)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the refusals waited for a body: %v", d)
+	}
+	// A chunked body over 16 KiB from an authenticated client: ER413.
+	chunk := `{"emailAddress":"a@example.com","p":"` + strings.Repeat("y", 20<<10) + `"}`
+	if st, body := secRaw(t, s.Base, hdr+"X-Api-Key: "+key+"\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		strconv.FormatInt(int64(len(chunk)), 16)+"\r\n"+chunk+"\r\n0\r\n\r\n"); st != 413 || !strings.Contains(body, "ER413") {
+		t.Errorf("chunked 20 KiB: %d", st)
+	}
+	// One header of 20 KiB, and 600 small ones: a bare 431 (or served), never 500.
+	if st := send(hdr + "X-Api-Key: " + strings.Repeat("A", 20<<10) + "\r\nContent-Length: 2\r\n\r\n{}"); st != 431 {
+		t.Errorf("20 KiB header: %d", st)
+	}
+	var many strings.Builder
+	for i := 0; i < 600; i++ {
+		fmt.Fprintf(&many, "X-H%d: v\r\n", i)
+	}
+	if st := send(hdr + many.String() + "X-Api-Key: " + key + "\r\nContent-Length: 2\r\n\r\n{}"); st != 400 {
+		t.Errorf("600 headers: %d", st)
+	}
+	// 200 X-Api-Key headers (all the valid key): refused, not picked from.
+	var keys strings.Builder
+	for i := 0; i < 200; i++ {
+		keys.WriteString("X-Api-Key: " + key + "\r\n")
+	}
+	if st, body := secRaw(t, s.Base, hdr+keys.String()+"Content-Length: 2\r\n\r\n{}"); st != 401 || !strings.Contains(body, "ER805") {
+		t.Errorf("200 X-Api-Key headers: %d %s", st, body)
+	}
+	// A 15 KiB API key and a 15 KiB bearer token: auth errors.
+	if r := s.do("POST", resetPath, map[string]string{"X-Api-Key": "sr_" + strings.Repeat("A", 15<<10)}, `{}`); r.Status != 401 || !sameCodes(r.Codes(), safereset.ER805) {
+		t.Errorf("15 KiB key: %d %v", r.Status, r.Codes())
+	}
+	if r := s.do("POST", resetPath, map[string]string{"Authorization": "Bearer " + strings.Repeat("A.", 7<<10) + "A"}, `{}`); r.Status != 401 || !sameCodes(r.Codes(), safereset.ER800) {
+		t.Errorf("15 KiB bearer: %d %v", r.Status, r.Codes())
+	}
+	checkNoER999(t, s)
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	return b.String()
+}
+
+// checkNoER999 fails when the server counted an ER999 or logged a panic.
+func checkNoER999(t *testing.T, s *testServer) {
+	t.Helper()
+	for _, route := range []string{"request", "reset"} {
+		if n := responses(t, s.Admin, route, "ER999"); n != 0 {
+			t.Errorf("%s: %v ER999 answers", route, n)
+		}
+	}
+	if strings.Contains(s.Log.String(), "panic") {
+		t.Errorf("panic in the log:\n%s", s.Log.String())
+	}
+}
+
+// garbageBody returns a random body: raw bytes, a mutated valid body, or
+// a random JSON value whose members include the real field names with
+// values of random types.
+func garbageBody(rng *rand.Rand) string {
+	fields := []string{"emailAddress", "password", "passwordVerify", "token", "EmailAddress", "email\u0041ddress", ""}
+	var value func(depth int) any
+	value = func(depth int) any {
+		switch rng.Intn(9) {
+		case 0:
+			return nil
+		case 1:
+			return rng.Intn(2) == 0
+		case 2:
+			return rng.NormFloat64() * 1e300
+		case 3:
+			if depth < 4 {
+				a := make([]any, rng.Intn(4))
+				for i := range a {
+					a[i] = value(depth + 1)
+				}
+				return a
+			}
+			return "x"
+		case 4:
+			if depth < 4 {
+				m := map[string]any{}
+				for i := rng.Intn(4); i > 0; i-- {
+					m[fields[rng.Intn(len(fields))]] = value(depth + 1)
+				}
+				return m
+			}
+			return 1
+		case 5:
+			return strings.Repeat(string(rune(rng.Intn(0x10ffff))), rng.Intn(80))
+		case 6:
+			return fmt.Sprintf("%s@%s.%s", randString(rng, 1+rng.Intn(70)), randString(rng, 1+rng.Intn(70)), randString(rng, 1+rng.Intn(5)))
+		case 7:
+			return fmt.Sprintf("%032x", rng.Uint64())
+		default:
+			return randString(rng, rng.Intn(100))
+		}
+	}
+	switch rng.Intn(4) {
+	case 0:
+		b := make([]byte, rng.Intn(3000))
+		rng.Read(b)
+		return string(b)
+	case 1:
+		b := []byte(secPatchBody(alice, strongPW, strings.Repeat("ab", 16)))
+		for i := rng.Intn(8) + 1; i > 0; i-- {
+			b[rng.Intn(len(b))] = byte(rng.Intn(256))
+		}
+		return string(b)
+	default:
+		m := map[string]any{}
+		for _, f := range fields {
+			if rng.Intn(3) > 0 {
+				m[f] = value(0)
+			}
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+}
+
+func randString(rng *rand.Rand, n int) string {
+	const alphabet = "abcXYZ019.@+-_ \t\r\n\x00\x1b\"\\'<>&%#\u212a\u0131\u200d\u202e\uff41\u0430\ufffd\U0001F600"
+	rs := []rune(alphabet)
+	out := make([]rune, n)
+	for i := range out {
+		out[i] = rs[rng.Intn(len(rs))]
+	}
+	return string(out)
+}
+
+// TestSecurity_GarbageNeverPanics sends 300 random bodies to each route
+// with a valid key: every answer is a documented 2xx/4xx, never ER999.
+func TestSecurity_GarbageNeverPanics(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-request-email", "0", "--rate-reset-email", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("garbage")
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	seed := rng.Int63()
+	rng.Seed(seed)
+	for i := 0; i < 300; i++ {
+		for _, method := range []string{"POST", "PATCH"} {
+			body := garbageBody(rng)
+			r := s.do(method, resetPath, map[string]string{"X-Api-Key": key}, body)
+			switch {
+			case r.Status == 202 || r.Status == 204:
+			case r.Status == 400 || r.Status == 413:
+				checkEnvelopeBytes(t, r.Body)
+			default:
+				t.Fatalf("seed %d, %s %q: %d %s", seed, method, body, r.Status, r.Body)
+			}
+		}
+	}
+	checkNoER999(t, s)
+}
+
+// TestSecurity_WeakPasswordDisguised: a weak password written in
+// compatibility characters (fullwidth "ａａａａａａａａａａ") is stored in its NFKC
+// form ("aaaaaaaaaa"), so it must be judged in that form too.
+func TestSecurity_WeakPasswordDisguised(t *testing.T) {
+	finding(t, "the zxcvbn strength rule scores only the raw password (breach/checker.go weak), while the NFKC form is what "+
+		"is hashed: fullwidth \"ａａａａａａａａａａ\" is accepted and the account's password becomes \"aaaaaaaaaa\" (ER349 expected); see the report")
+	s := startServer(t, "", "--rate-reset-email", "0", "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("weak")
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	fw := "ａａａａａａａａａａ"
+	if r := s.patch(key, alice, "aaaaaaaaaa", "aaaaaaaaaa", tok); !sameCodes(r.Codes(), safereset.ER349) {
+		t.Fatalf("ASCII form: %d %v", r.Status, r.Codes())
+	}
+	r := s.patch(key, alice, fw, fw, tok)
+	if r.Status == 204 && s.verify(alice, "aaaaaaaaaa") {
+		t.Fatal("fullwidth form accepted: the stored password is now \"aaaaaaaaaa\"")
+	}
+	if !sameCodes(r.Codes(), safereset.ER349) {
+		t.Fatalf("fullwidth form: %d %v", r.Status, r.Codes())
+	}
+}
+
+// TestSecurity_WeakNonLatinRepeats: one character repeated is weak in any
+// script, as it is in ASCII ("aaaaaaaaaa" is ER349).
+func TestSecurity_WeakNonLatinRepeats(t *testing.T) {
+	finding(t, "zxcvbn-go rates one non-ASCII character repeated (\"жжжжжжжжжж\", \"éééééééééé\", \"一一一一一一一一\") as strong: "+
+		"such passwords are accepted while \"aaaaaaaaaa\" is ER349; see the report")
+	s := startServer(t, "", "--rate-reset-email", "0", "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("weak")
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	for _, pw := range []string{"жжжжжжжжжж", "éééééééééé", "一一一一一一一一", "😀😀😀😀😀😀😀😀"} {
+		if r := s.patch(key, alice, pw, pw, tok); !sameCodes(r.Codes(), safereset.ER349) {
+			t.Fatalf("%q: %d %v, want ER349", pw, r.Status, r.Codes())
+		}
 	}
 }
