@@ -156,7 +156,7 @@ func (c *Checker) Check(password string, userInputs []string) (safereset.Verdict
 
 func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, err error) {
 	inputs := make([]string, 0, 2*len(userInputs))
-	lowerPW, lowerNFKC := strings.ToLower(password), strings.ToLower(nfkc)
+	var lowerPW, lowerNFKC string // computed for the first email input
 	for _, in := range userInputs {
 		inputs = append(inputs, in)
 		at := strings.LastIndexByte(in, '@')
@@ -167,6 +167,9 @@ func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, e
 		inputs = append(inputs, local)
 		if utf8.RuneCountInString(local) < minLocalPart {
 			continue
+		}
+		if lowerPW == "" {
+			lowerPW, lowerNFKC = strings.ToLower(password), strings.ToLower(nfkc)
 		}
 		ll := strings.ToLower(local)
 		if strings.Contains(lowerPW, ll) || strings.Contains(lowerNFKC, strings.ToLower(norm.NFKC.String(local))) {
