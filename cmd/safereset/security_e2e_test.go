@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/safereset/safereset"
 )
 
@@ -1062,5 +1064,229 @@ func TestSecurity_WeakNonLatinRepeats(t *testing.T) {
 		if r := s.patch(key, alice, pw, pw, tok); !sameCodes(r.Codes(), safereset.ER349) {
 			t.Fatalf("%q: %d %v, want ER349", pw, r.Status, r.Codes())
 		}
+	}
+}
+
+// signHS256 signs claims with the server's generated HS256 secret, as an
+// identity provider sharing it would.
+func signHS256(t *testing.T, dataDir string, claims jwt.MapClaims) string {
+	t.Helper()
+	secret, err := os.ReadFile(filepath.Join(dataDir, "jwt.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(strings.TrimSpace(string(secret))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSecurity_LogInjection: attacker-controlled text that reaches log
+// lines (request ids, JWT subjects, API key names, addresses) cannot
+// forge a line or smuggle terminal escapes, in text or JSON format, at
+// debug level; and no secret reaches the log, the metrics or an error body.
+func TestSecurity_LogInjection(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startServer(t, dir, "--log-format", format, "--log-level", "debug", "--rate-ip", "0")
+			s.addUser(alice, oldPW)
+			key := s.apiKey("logs")
+			const forged = "INJECTED level=ERROR msg=forged"
+			now := time.Now()
+			claims := func(sub string) jwt.MapClaims {
+				return jwt.MapClaims{"sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+			}
+			// Control characters in a subject are refused at verification.
+			for _, sub := range []string{"shop\n" + forged, "shop\x1b[31m", "shop\u2028" + forged, "shop\r", "\u202eshop"} {
+				r := s.do("POST", resetPath, map[string]string{"Authorization": "Bearer " + signHS256(t, dir, claims(sub))}, `{}`)
+				if r.Status != 401 || !sameCodes(r.Codes(), safereset.ER800) {
+					t.Errorf("subject %q: %d %v", sub, r.Status, r.Codes())
+				}
+			}
+			// A printable subject built to break the log format is accepted and must be quoted.
+			evilSub := `shop" ` + forged + ` x="`
+			if format == "json" {
+				evilSub = `shop","level":"ERROR","msg":"forged","x":"` + forged
+			}
+			jwtTok := signHS256(t, dir, claims(evilSub))
+
+			// Request ids: only sane ones are echoed.
+			for _, id := range []string{"ok-id_1.2", "bad\x1b[31mid", "bad id", `bad"id`, "bad\u2028id", strings.Repeat("a", 65), "bad%0aid"} {
+				st, answer := secRaw(t, s.Base, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nX-Request-Id: "+id+
+					"\r\nX-Api-Key: "+key+"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+				echoed := strings.Contains(answer, "X-Request-Id: "+id+"\r\n")
+				if st != 400 && st != 0 {
+					t.Errorf("request id %q: %d", id, st)
+				}
+				if echoed != (id == "ok-id_1.2") {
+					t.Errorf("request id %q echoed=%v", id, echoed)
+				}
+			}
+			if r := s.do("POST", resetPath, map[string]string{"Authorization": "Bearer " + jwtTok}, secJSON(map[string]any{"emailAddress": alice})); r.Status != 202 {
+				t.Fatalf("POST with the printable evil subject: %d %v", r.Status, r.Codes())
+			}
+			tok := s.waitToken(alice, 1)
+			// Rejected tokens are logged at debug level with a reason.
+			bad := signHS256(t, dir, jwt.MapClaims{"sub": "x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "iss": "evil\n" + forged, "aud": "\x1b[31m"})
+			s.do("POST", resetPath, map[string]string{"Authorization": "Bearer " + bad[:len(bad)-3] + "AAA"}, `{}`)
+			if st, _ := secRaw(t, s.Base, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+strings.Replace(jwtTok, ".", ".\x1b[31m", 1)+
+				"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"); st != 401 {
+				t.Errorf("bearer with an escape: %d", st)
+			}
+			// Addresses with escapes and line breaks.
+			for _, e := range []string{"a\x1b[31m@example.com", "a@example.com\n" + forged, "\u202ea@example.com"} {
+				s.do("PATCH", resetPath, map[string]string{"X-Api-Key": key}, secPatchBody(e, strongPW, tok))
+			}
+			// API key names and JWT subjects with control characters are refused up front.
+			if st := s.admin("POST", "/admin/v1/apikeys", map[string]string{"name": "a\nb"}, nil); st != 400 {
+				t.Errorf("api key name with a newline: %d", st)
+			}
+			if st := s.admin("POST", "/admin/v1/jwt", map[string]string{"subject": "a\x1b[31m"}, nil); st != 400 {
+				t.Errorf("jwt subject with an escape: %d", st)
+			}
+			// The real reset, to have the token and passwords in flight.
+			if r := s.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
+				t.Fatalf("reset: %d %v", r.Status, r.Codes())
+			}
+			metrics := scrape(t, s.Admin)
+			s.Stop()
+			log := s.Log.String()
+			if !strings.Contains(log, "INJECTED") {
+				t.Fatal("the JWT subject did not reach the log at all; the test proves nothing")
+			}
+			for i, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+				if strings.ContainsAny(line, "\x1b\r\u2028\u202e") {
+					t.Errorf("line %d carries a raw control character: %q", i, line)
+				}
+				switch format {
+				case "text":
+					if !strings.HasPrefix(line, "time=") {
+						t.Errorf("line %d is not a log record (forged?): %q", i, line)
+					}
+				case "json":
+					var m map[string]any
+					if err := json.Unmarshal([]byte(line), &m); err != nil {
+						t.Errorf("line %d is not one JSON record: %q", i, line)
+					} else if m["msg"] == "forged" {
+						t.Errorf("line %d forged a record: %q", i, line)
+					}
+				}
+			}
+			for name, secret := range map[string]string{"token": tok, "api key": key, "api key body": key[3:], "old password": oldPW,
+				"new password": strongPW, "address": alice, "admin token": s.Token, "jwt signature": jwtTok[strings.LastIndex(jwtTok, ".")+1:]} {
+				if strings.Contains(log, secret) {
+					t.Errorf("log contains the %s", name)
+				}
+				if strings.Contains(metrics, secret) {
+					t.Errorf("metrics contain the %s", name)
+				}
+			}
+			if strings.Contains(metrics, "INJECTED") || strings.Contains(metrics, "shop") {
+				t.Error("attacker text reached a metric label")
+			}
+		})
+	}
+}
+
+func scrape(t *testing.T, ops string) string {
+	t.Helper()
+	resp, err := http.Get(ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// adminRaw sends a raw request to the ops listener.
+func adminRaw(t *testing.T, s *testServer, method, path, auth, body string) (int, string) {
+	t.Helper()
+	raw := method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+	if auth != "" {
+		raw += "Authorization: " + auth + "\r\n"
+	}
+	raw += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	return secRaw(t, s.Admin, raw)
+}
+
+// TestSecurity_AdminAPI: every admin route refuses a missing, wrong,
+// truncated, extended or misplaced token, under every spelling of its
+// path; the admin API is not on the public listener; API key revocation
+// cannot be steered to another key by path tricks.
+func TestSecurity_AdminAPI(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("victim")
+	var list []struct{ ID, Name string }
+	s.admin("GET", "/admin/v1/apikeys", nil, &list)
+	if len(list) != 1 {
+		t.Fatalf("keys: %v", list)
+	}
+	id := list[0].ID
+	routes := []struct{ method, path, body string }{
+		{"POST", "/admin/v1/users", `{"emailAddress":"evil@example.com","password":"Evil-Passw0rd-123"}`},
+		{"POST", "/admin/v1/users/import", `{"emailAddress":"evil2@example.com","password":"Evil-Passw0rd-123"}`},
+		{"POST", "/admin/v1/users/verify", `{"emailAddress":"alice@example.com","password":"x"}`},
+		{"POST", "/admin/v1/users/delete", `{"emailAddress":"alice@example.com"}`},
+		{"POST", "/admin/v1/apikeys", `{"name":"evil"}`},
+		{"GET", "/admin/v1/apikeys", ""},
+		{"DELETE", "/admin/v1/apikeys/" + id, ""},
+		{"POST", "/admin/v1/jwt", `{"subject":"evil"}`},
+		{"POST", "/admin/v1/breach/reload", `{}`},
+		{"GET", "/admin/v1/backup", ""},
+	}
+	auths := []string{"", "Bearer", "Bearer ", "Bearer wrong", "Bearer " + s.Token + "x", "Bearer " + s.Token[:len(s.Token)-1],
+		"Bearer " + strings.ToUpper(s.Token), "Basic " + s.Token, "Token " + s.Token, s.Token, "Bearer  " + s.Token,
+		"Bearer\t" + s.Token, "Bearer " + s.Token + ",Bearer " + s.Token}
+	for _, rt := range routes {
+		variants := []string{rt.path, strings.Replace(rt.path, "/admin/v1/", "/admin/v1//", 1),
+			strings.Replace(rt.path, "/admin/v1/", "/admin/v1/./", 1), strings.Replace(rt.path, "/admin/v1/", "/admin/x/../v1/", 1),
+			strings.Replace(rt.path, "/admin/", "/ADMIN/", 1), rt.path + "/", "/" + rt.path, strings.Replace(rt.path, "/v1/", "/v1/%2e/", 1),
+			strings.Replace(rt.path, "/admin/v1/", "/admin/v1%2f", 1), rt.path + "%00", rt.path + ";x", rt.path + "?token=" + s.Token,
+			strings.Replace(rt.path, "/admin", "/%61dmin", 1)}
+		for _, p := range variants {
+			for _, a := range auths {
+				if st, body := adminRaw(t, s, rt.method, p, a, rt.body); st >= 200 && st < 300 {
+					t.Errorf("%s %s with Authorization %q: %d %.200s", rt.method, p, a, st, body)
+				}
+			}
+		}
+		// Also sent with the token in the places a confused client might put it.
+		raw := rt.method + " " + rt.path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Api-Key: " + s.Token +
+			"\r\nCookie: token=" + s.Token + "\r\nX-Admin-Token: " + s.Token + "\r\nContent-Length: " + strconv.Itoa(len(rt.body)) + "\r\n\r\n" + rt.body
+		if st, _ := secRaw(t, s.Admin, raw); st != 401 {
+			t.Errorf("%s %s with the token outside Authorization: %d", rt.method, rt.path, st)
+		}
+		// The public listener does not serve it, token or not.
+		if st, _ := secRaw(t, s.Base, strings.Replace(raw, "X-Api-Key: ", "Authorization: Bearer ", 1)); st != 404 && st != 405 {
+			t.Errorf("%s %s on the public listener: %d", rt.method, rt.path, st)
+		}
+	}
+	// Nothing above changed anything.
+	if r := s.post(key, alice); r.Status != 202 {
+		t.Fatalf("the key stopped working: %d %v", r.Status, r.Codes())
+	}
+	if !s.verify(alice, oldPW) {
+		t.Fatal("alice changed")
+	}
+	// Revocation by path tricks does not hit the key, and answers cleanly.
+	for _, p := range []string{"..%2F..%2Fusers", "../" + id, "%2e%2e", id + "%00", id + "/", url.PathEscape(id + "/../" + id),
+		strings.ToUpper(id), id[:len(id)-1], id + "x", strings.Repeat("k", 4000), "%ff%fe", "*", "%2A"} {
+		st, body := adminRaw(t, s, "DELETE", "/admin/v1/apikeys/"+p, "Bearer "+s.Token, "")
+		if st >= 200 && st < 300 || st >= 500 {
+			t.Errorf("revoke %q: %d %.200s", p, st, body)
+		}
+	}
+	if r := s.post(key, "someone@example.com"); r.Status != 202 {
+		t.Fatalf("a path trick revoked the key: %d %v", r.Status, r.Codes())
+	}
+	if st := s.admin("DELETE", "/admin/v1/apikeys/"+id, nil, nil); st != 204 {
+		t.Fatalf("real revoke: %d", st)
+	}
+	if r := s.post(key, alice); r.Status != 401 || !sameCodes(r.Codes(), safereset.ER805) {
+		t.Fatalf("revoked key: %d %v", r.Status, r.Codes())
 	}
 }
