@@ -36,13 +36,17 @@ type CheckerOptions struct {
 	// the service's default.
 	MinScore int
 	// VerifyOnReload makes Reload check the checksum of every word of the
-	// new filter before swapping it in (about 0.3 s per GiB when cached).
+	// new filter before swapping it in, on the same open file it then
+	// serves (measured: 0.53 s for 3.35 GiB in the page cache, 2.4 s from
+	// disk).
 	VerifyOnReload bool
 	// CopyToMemory makes the Checker, after each load, copy the filter
 	// into huge-page-backed memory in the background (Filter.InMemory) and
-	// swap the copy in when it is ready: start-up stays instant, and
-	// lookups on a full-size filter get about a quarter faster once the
-	// copy is in. It costs the filter's size in private memory.
+	// swap the copy in when it is ready. Start-up stays instant. It helps
+	// when the mapping cannot get 2 MiB pages (the file is cached in 4 KiB
+	// pieces, e.g. just built on this host, or the filesystem has no large
+	// folios): full-size lookups then run about 20% faster once the copy
+	// is in. It costs the filter's size in private memory.
 	CopyToMemory bool
 	// Now stamps FilterInfo.LoadedAt (default time.Now).
 	Now func() time.Time

@@ -172,11 +172,11 @@ func (f *Filter) Verify() error {
 }
 
 // InMemory returns a copy of f whose file image lives in anonymous memory
-// backed by 2 MiB pages where the kernel allows it, instead of the mapped
-// page cache on 4 KiB pages: at full size (3.35 GiB) every probe of a
-// mapped filter also misses the TLB, and a copy answers about a quarter
-// faster. It costs the copy's memory (private, not shared with the page
-// cache) and a read of the whole file. Closing stop abandons the copy and
+// backed by 2 MiB pages where the kernel allows it. A mapping on 4 KiB
+// pages makes every probe of a full-size filter (3.35 GiB) also miss the
+// TLB; the copy avoids that whatever the page cache holds. It costs the
+// copy's memory (private, not shared with the page cache) and a read of
+// the whole file. Closing stop abandons the copy and
 // returns ErrClosed. f stays open; the copy must be closed separately.
 func (f *Filter) InMemory(stop <-chan struct{}) (*Filter, error) {
 	if !f.acquire() {
