@@ -230,6 +230,19 @@ func (c *Checker) Reload(path string) error {
 	return nil
 }
 
+// Verify checks the checksum of every word of the filter being served
+// (see Filter.Verify), holding it so a concurrent Reload cannot close it
+// underneath; it also pages the filter in. A server can run it in the
+// background after start-up and stay unready until it passes.
+func (c *Checker) Verify() error {
+	l, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer l.f.release()
+	return l.f.Verify()
+}
+
 // Info describes the loaded filter, for /readyz and metrics.
 func (c *Checker) Info() safereset.FilterInfo {
 	l := c.cur.Load()

@@ -284,3 +284,33 @@ func TestFilter_InMemory(t *testing.T) {
 		t.Fatalf("InMemory with stop closed: %v", err)
 	}
 }
+
+func TestChecker_Verify(t *testing.T) {
+	path, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "password")}})
+	c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{})
+	if err := c.Verify(); err != nil {
+		t.Fatalf("Verify(good) = %v", err)
+	}
+	b := readFile(t, path)
+	b[len(b)-1] ^= 1
+	bad := writeFile(t, filepath.Join(t.TempDir(), "bad.bloom"), b)
+	if err := c.Reload(bad); err != nil { // the cheap checks pass
+		t.Fatal(err)
+	}
+	if err := c.Verify(); !errors.Is(err, breach.ErrCorrupt) {
+		t.Fatalf("Verify(corrupt) = %v, want ErrCorrupt", err)
+	}
+	t.Run("VerifyOnReloadRefuses", func(t *testing.T) {
+		c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{VerifyOnReload: true})
+		if err := c.Reload(bad); !errors.Is(err, breach.ErrCorrupt) {
+			t.Fatalf("Reload(corrupt) = %v, want ErrCorrupt", err)
+		}
+		if c.Info().Path != path {
+			t.Fatal("a refused reload replaced the filter")
+		}
+	})
+	c.Close()
+	if err := c.Verify(); !errors.Is(err, breach.ErrClosed) {
+		t.Fatalf("Verify after Close = %v", err)
+	}
+}
