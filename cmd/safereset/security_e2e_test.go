@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1289,4 +1290,188 @@ func TestSecurity_AdminAPI(t *testing.T) {
 	if r := s.post(key, alice); r.Status != 401 || !sameCodes(r.Codes(), safereset.ER805) {
 		t.Fatalf("revoked key: %d %v", r.Status, r.Codes())
 	}
+}
+
+// reloadAt asks the admin API to load the filter at path and returns the
+// status, the error text and how long it took (-1 when it did not answer
+// within limit).
+func reloadAt(t *testing.T, s *testServer, path string, limit time.Duration) (int, string, time.Duration) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"path": path})
+	req, _ := http.NewRequest("POST", s.Admin+"/admin/v1/breach/reload", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: limit}).Do(req)
+	if err != nil {
+		return 0, err.Error(), -1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), time.Since(start)
+}
+
+// TestSecurity_BreachReloadPaths: pointing the reload at files that are
+// not filters (/etc/passwd, a directory, devices, /proc files, a huge
+// sparse file, a truncated filter) is refused quickly and cleanly, the
+// old filter stays, and the service keeps checking passwords.
+func TestSecurity_BreachReloadPaths(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-reset-email", "0")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("reload")
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	sparse := filepath.Join(dir, "sparse")
+	if f, err := os.Create(sparse); err == nil {
+		f.Truncate(8 << 30)
+		f.Close()
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink("/dev/zero", link)
+	// A truncated copy of a real filter: build one with the CLI.
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte("5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:3\n"), 0o600)
+	real := filepath.Join(dir, "real.bloom")
+	if _, errs, code := cli(t, nil, "", "breach", "build", "--out", real, list); code != 0 {
+		t.Fatalf("breach build: %s", errs)
+	}
+	full, _ := os.ReadFile(real)
+	truncated := filepath.Join(dir, "truncated.bloom")
+	os.WriteFile(truncated, full[:len(full)/2], 0o600)
+	flipped := filepath.Join(dir, "flipped.bloom")
+	corrupt := append([]byte(nil), full...)
+	corrupt[len(corrupt)-1] ^= 0xff
+	os.WriteFile(flipped, corrupt, 0o600)
+	before := s.breachInfo()
+	for _, p := range []string{"/etc/passwd", "/etc/shadow", dir, "/dev/zero", "/dev/urandom", "/dev/null", "/proc/self/mem",
+		"/proc/self/environ", "/proc/self/fd/0", link, empty, sparse, truncated, flipped, filepath.Join(dir, "missing"),
+		"relative/../../etc/passwd", "", "\x00", strings.Repeat("a/", 3000)} {
+		if p == "" {
+			continue // "" means "the configured filter", a valid reload
+		}
+		st, body, took := reloadAt(t, s, p, 10*time.Second)
+		if took < 0 {
+			t.Fatalf("reload %q hung: %s", p, body)
+		}
+		if st != 422 && st != 400 {
+			t.Errorf("reload %q: %d %s", p, st, body)
+		}
+		if took > 5*time.Second {
+			t.Errorf("reload %q took %v", p, took)
+		}
+	}
+	if after := s.breachInfo(); after != before {
+		t.Fatalf("filter changed: %s -> %s", before, after)
+	}
+	if r := s.do("GET", "/api/v1/doc.json", nil, ""); r.Status != 200 {
+		t.Fatal("public listener down")
+	}
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	if r := s.patch(key, alice, "password1", "password1", tok); !sameCodes(r.Codes(), safereset.ER349) {
+		t.Fatalf("breached password after the reload attempts: %d %v", r.Status, r.Codes())
+	}
+	// The good file still loads.
+	if st, body, _ := reloadAt(t, s, real, 10*time.Second); st != 200 {
+		t.Fatalf("real filter: %d %s", st, body)
+	}
+	checkNoER999(t, s)
+}
+
+func (s *testServer) breachInfo() string {
+	s.t.Helper()
+	resp, err := http.Get(s.Admin + "/readyz")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		BreachFilter struct {
+			Elements, Bits uint64
+			Path, Source   string
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return fmt.Sprintf("%+v", out.BreachFilter)
+}
+
+// TestSecurity_BreachReloadFIFO: a named pipe as the reload path must be
+// refused, not wait forever for a writer.
+func TestSecurity_BreachReloadFIFO(t *testing.T) {
+	finding(t, "POST /admin/v1/breach/reload with a FIFO path blocks in breach.Open (os.Open waits for a writer) "+
+		"before the regular-file check: the admin request never answers and shutdown waits on it; see the report")
+	s := startServer(t, "")
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// Whatever happens, unblock a waiting open so the server can stop.
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	st, body, took := reloadAt(t, s, fifo, 5*time.Second)
+	if took < 0 {
+		t.Fatalf("reload of a FIFO hung (no answer within 5 s): %s", body)
+	}
+	if st != 422 {
+		t.Fatalf("reload of a FIFO: %d %s", st, body)
+	}
+}
+
+// bcryptBomb is a syntactically valid bcrypt hash at cost 31 (2^31
+// rounds, days of CPU per verification); argon2Bomb asks for 4 GiB and 100
+// passes.
+const (
+	bcryptBomb = "$2a$31$abcdefghijklmnopqrstuuH1Z0Gg1B7S6Vq5Hwd8u6bpBvWYsJ4vu"
+	argon2Bomb = "$argon2id$v=19$m=4194304,t=100,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+)
+
+// TestSecurity_ImportedHashCost: imported hashes whose verification would
+// cost far more than the service's own (bcrypt cost 31, argon2id 4 GiB ×
+// 100 passes) are refused, so `user verify` cannot pin the hashing slots
+// that every PATCH needs.
+func TestSecurity_ImportedHashCost(t *testing.T) {
+	finding(t, "user import / user add --password-hash accept bcrypt cost 31 and argon2id m=4 GiB,t=100 (password.CheckPHC); "+
+		"one `user verify` of such a user then holds a hashing slot for hours (or allocates 4 GiB), and with every slot busy "+
+		"every PATCH waits; see the report")
+	p := startBinary(t, "", "--hash-concurrency", "1", "--rate-ip", "0")
+	p.addUser(alice, oldPW)
+	key := p.apiKey("bomb")
+	var res struct{ Imported, Failed int }
+	body := `{"emailAddress":"bcrypt@example.com","passwordHash":"` + bcryptBomb + `"}` + "\n" +
+		`{"emailAddress":"argon@example.com","passwordHash":"` + argon2Bomb + `"}` + "\n"
+	req, _ := http.NewRequest("POST", p.Admin+"/admin/v1/users/import", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if res.Imported == 0 {
+		return // refused: the guard holds
+	}
+	// Show the impact: one verify pins the only hashing slot; a valid
+	// reset then cannot finish.
+	p.post(key, alice)
+	tok := p.waitToken(alice, 1)
+	go func() {
+		b, _ := json.Marshal(map[string]string{"emailAddress": "bcrypt@example.com", "password": "x"})
+		req, _ := http.NewRequest("POST", p.Admin+"/admin/v1/users/verify", strings.NewReader(string(b)))
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+		if resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the verify take the slot; this shows the effect, it does not wait for one
+	preq, _ := http.NewRequest("PATCH", p.Base+resetPath, strings.NewReader(secPatchBody(alice, strongPW, tok)))
+	preq.Header.Set("X-Api-Key", key)
+	start := time.Now()
+	presp, err := (&http.Client{Timeout: 5 * time.Second}).Do(preq)
+	if err == nil {
+		presp.Body.Close()
+	}
+	t.Fatalf("imported %d cost-bomb hashes; a valid PATCH afterwards: err=%v after %v", res.Imported, err, time.Since(start))
 }
