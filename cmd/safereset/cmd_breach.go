@@ -66,23 +66,30 @@ func breachParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func newBreachFlags(name string, stderr io.Writer) *flag.FlagSet {
+func newBreachFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("breach "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print a parse error and then every flag; the
+	// error comes back as the one line main prints instead, and the flags
+	// are printed only when asked for with -h (breachFlagErr).
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
-// breachFlagErr turns a flag parsing error into the one line to print; -h has
-// already printed the flags and is not an error.
-func breachFlagErr(fs *flag.FlagSet, err error) error {
+// breachFlagErr turns a flag parsing error into the one line to print. -h
+// is not an error: it prints the flags on stderr.
+func breachFlagErr(fs *flag.FlagSet, err error, stderr io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stderr, "usage of safereset %s:\n", fs.Name())
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
 		return nil
 	}
 	return fmt.Errorf("%s: %w", fs.Name(), err)
 }
 
 func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newBreachFlags("build", stderr)
+	fs := newBreachFlags("build")
 	var opts breach.BuildOptions
 	fs.StringVar(&opts.Out, "out", "", "filter file to write (required)")
 	fs.Float64Var(&opts.FPR, "fpr", breach.DefaultFPR, "target false-positive rate (ignored with --base)")
@@ -95,7 +102,7 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	fs.BoolVar(&opts.OneAtATime, "one-at-a-time", false, "insert with bloom's Add, one key at a time on one core (slow baseline for benchmarks)")
 	inputs, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err)
+		return breachFlagErr(fs, err, stderr)
 	}
 	if opts.Out == "" {
 		return errors.New("breach build: --out FILE is required")
@@ -132,12 +139,12 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 }
 
 func runBreachCheck(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newBreachFlags("check", stderr)
+	fs := newBreachFlags("check")
 	path := fs.String("filter", getenv("SAFERESET_BREACH_FILTER"), "filter file (env SAFERESET_BREACH_FILTER; default: the embedded common-password list)")
 	minScore := fs.Int("min-strength", 0, "also refuse passwords whose zxcvbn score is below this, printing weak (0: filter only)")
 	rest, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err)
+		return breachFlagErr(fs, err, stderr)
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("breach check: unexpected argument %q (passwords come on stdin)", rest[0])
@@ -197,11 +204,11 @@ func runBreachCheck(args []string, getenv func(string) string, stdin io.Reader, 
 }
 
 func runBreachInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newBreachFlags("info", stderr)
+	fs := newBreachFlags("info")
 	verify := fs.Bool("verify", false, "read every word and check the checksum")
 	rest, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err)
+		return breachFlagErr(fs, err, stderr)
 	}
 	if len(rest) != 1 {
 		return errors.New("breach info: want exactly one FILE")

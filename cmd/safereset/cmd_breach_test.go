@@ -133,10 +133,19 @@ func TestBreachCLI_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := runBreachT(t, "", nil, tt.args...)
+			_, errOut, err := runBreachT(t, "", nil, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err = %v, want one line mentioning %q", err, tt.want)
 			}
+			if errOut != "" {
+				t.Fatalf("stderr %q: the error is the only output", errOut)
+			}
 		})
 	}
+	t.Run("HelpListsFlags", func(t *testing.T) {
+		_, errOut, err := runBreachT(t, "", nil, "build", "-h")
+		if err != nil || !strings.Contains(errOut, "-min-count") {
+			t.Fatalf("err %v, stderr %q", err, errOut)
+		}
+	})
 }
