@@ -2,6 +2,7 @@ package breach
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -136,22 +137,10 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	var words []uint64
 	var free func()
 	if opts.Base != "" {
-		base, err := Open(opts.Base)
+		hdr, words, free, err = readBase(opts.Base)
 		if err != nil {
 			return rep, fmt.Errorf("breach: build: base: %w", err)
 		}
-		if err := base.Verify(); err != nil {
-			base.Close()
-			return rep, fmt.Errorf("breach: build: base %s: %w", opts.Base, err)
-		}
-		hdr = base.Header()
-		words, free, err = allocWords(hdr.Words)
-		if err != nil {
-			base.Close()
-			return rep, fmt.Errorf("breach: build: %w", err)
-		}
-		copy(words, base.Bloom().BitSet().Words())
-		base.Close()
 	} else {
 		n := opts.Expected
 		if n == 0 {
@@ -478,4 +467,53 @@ func DefaultBuildOptions(out, list string) BuildOptions {
 		Source: data.DefaultFilterSource,
 		Now:    func() time.Time { return builtAt },
 	}
+}
+
+// readBase reads an existing filter's words into fresh memory, checking
+// its header and the checksum on the way. It reads rather than maps the
+// file, so the build's memory stays the filter's size plus buffers.
+func readBase(path string) (Header, []uint64, func(), error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return Header{}, nil, nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return Header{}, nil, nil, err
+	}
+	head := make([]byte, HeaderSize)
+	n, err := io.ReadFull(fh, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	h, err := parseHeader(head[:n], st.Size())
+	if err != nil {
+		return Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	words, free, err := allocWords(h.Words)
+	if err != nil {
+		return Header{}, nil, nil, err
+	}
+	const block = 4 << 20
+	var sum uint64
+	buf := make([]byte, block)
+	for i := uint64(0); i < h.Words; {
+		nw := min(h.Words-i, block/8)
+		b := buf[:nw*8]
+		if _, err := io.ReadFull(fh, b); err != nil {
+			free()
+			return Header{}, nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		sum = updateChecksum(sum, b)
+		for j := range nw {
+			words[i+j] = binary.LittleEndian.Uint64(b[j*8:])
+		}
+		i += nw
+	}
+	if sum != h.Checksum {
+		free()
+		return Header{}, nil, nil, fmt.Errorf("%s: %w: checksum of the words is %#x, header says %#x", path, ErrCorrupt, sum, h.Checksum)
+	}
+	return h, words, free, nil
 }

@@ -185,6 +185,14 @@ func TestBuild_BaseUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("TruncatedBaseRefused", func(t *testing.T) {
+		b := readFile(t, basePath)
+		bad := writeFile(t, filepath.Join(t.TempDir(), "short.bloom"), b[:len(b)-8])
+		_, err := mustBuildErr(breach.BuildOptions{Base: bad, Out: filepath.Join(t.TempDir(), "x.bloom"), Inputs: []string{hibpFile(t, "x")}})
+		if !errors.Is(err, breach.ErrCorrupt) || !strings.Contains(err.Error(), "truncated") {
+			t.Fatalf("Build on truncated base = %v, want ErrCorrupt (truncated)", err)
+		}
+	})
 	t.Run("CorruptBaseRefused", func(t *testing.T) {
 		b := readFile(t, basePath)
 		b[len(b)-1] ^= 1

@@ -31,6 +31,7 @@ func run(args []string) error {
 	out := fs.String("out", "", "filter to build from -file")
 	expected := fs.Uint64("expected", 0, "size the filter for this many hashes")
 	one := fs.Bool("one-at-a-time", false, "insert with bloom's Add on one core")
+	base := fs.String("base", "", "filter to add -file to")
 	workers := fs.Int("workers", 0, "workers for the fast builder")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
 	if err := fs.Parse(args); err != nil {
@@ -52,7 +53,7 @@ func run(args []string) error {
 		}
 		start := time.Now()
 		rep, err := breach.Build(context.Background(), breach.BuildOptions{
-			Out: *out, Inputs: []string{*file}, Expected: *expected, OneAtATime: *one, Workers: *workers,
+			Out: *out, Inputs: []string{*file}, Expected: *expected, OneAtATime: *one, Workers: *workers, Base: *base,
 		})
 		if err != nil {
 			return err
