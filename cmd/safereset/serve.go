@@ -238,7 +238,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	checker, filter, err := openBreach(c, now)
+	checker, err := openBreach(c, now)
 	if err != nil {
 		return err
 	}
@@ -250,8 +250,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var filterVerified atomic.Bool
 	verifyErr := make(chan error, 1)
 	go func() {
-		err := filter.Verify()
-		if err != nil && !errors.Is(err, breach.ErrClosed) {
+		// Checker.Verify checks the filter being served, even if a reload
+		// swaps it meanwhile.
+		if err := checker.Verify(); err != nil {
 			verifyErr <- fmt.Errorf("breach filter %s: %w", c.breachFilter, err)
 			return
 		}
@@ -303,21 +304,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	reload := func(path string) (safereset.FilterInfo, error) {
-		if path == "" {
-			path = checker.Info().Path
-		}
-		// A new file is verified in full before it replaces a good one.
-		if path != "" {
-			f, err := breach.Open(path)
-			if err != nil {
-				return checker.Info(), err
-			}
-			err = f.Verify()
-			f.Close()
-			if err != nil {
-				return checker.Info(), err
-			}
-		}
+		// "" re-reads the current source. VerifyOnReload: a new file's checksum is verified in full, on the
+		// same open that is then served, before it replaces a good one.
 		if err := checker.Reload(path); err != nil {
 			return checker.Info(), err
 		}
@@ -430,7 +418,7 @@ loop:
 	return runErr
 }
 
-func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, *breach.Filter, error) {
+func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, error) {
 	var (
 		f   *breach.Filter
 		err error
@@ -441,9 +429,9 @@ func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, *breach.
 		f, err = breach.Open(c.breachFilter)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("breach filter: %w", err)
+		return nil, fmt.Errorf("breach filter: %w", err)
 	}
-	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, Now: now}), f, nil
+	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, Now: now}), nil
 }
 
 func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
