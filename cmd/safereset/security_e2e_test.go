@@ -1590,3 +1590,28 @@ func TestSecurity_JWTLifetimeBounded(t *testing.T) {
 		t.Fatalf("a 100-year JWT authenticated: %d %v", r.Status, r.Codes())
 	}
 }
+
+// TestSecurity_FileModes: every secret the server writes (admin token, JWT
+// key, rate-limit key, the database with its hashes, the .eml outbox with
+// tokens in clear) is readable by its owner only.
+func TestSecurity_FileModes(t *testing.T) {
+	s := startServer(t, "")
+	s.addUser(alice, oldPW)
+	s.post(s.apiKey("modes"), alice)
+	s.waitToken(alice, 1)
+	err := filepath.Walk(s.DataDir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == s.DataDir {
+			return nil // made by the test (t.TempDir); the server creates a new one 0700
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v: readable by others", strings.TrimPrefix(path, s.DataDir), perm)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
