@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,7 +192,38 @@ func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, e
 			weak, err = false, ErrStrength
 		}
 	}()
-	return zxcvbn.PasswordStrength(password, inputs).Score < c.minScore, nil
+	// zxcvbn treats each non-ASCII character as brute-force entropy, so
+	// "жжжжжжжжжж" or "一一一一一一一一" scores as strong; a password of
+	// fewer than minDistinct different characters is weak whatever it scores.
+	if distinctRunes(nfkc, minDistinct) < minDistinct {
+		return true, nil
+	}
+	if zxcvbn.PasswordStrength(password, inputs).Score < c.minScore {
+		return true, nil
+	}
+	// The NFKC form is what is stored: fullwidth "ａａａａａａａａ" must not pass
+	// as strong when it becomes "aaaaaaaa".
+	if nfkc != password {
+		return zxcvbn.PasswordStrength(nfkc, inputs).Score < c.minScore, nil
+	}
+	return false, nil
+}
+
+// minDistinct is the fewest different characters a password needs.
+const minDistinct = 5
+
+// distinctRunes counts the different code points of s, up to limit.
+func distinctRunes(s string, limit int) int {
+	seen := make([]rune, 0, limit)
+	for _, r := range s {
+		if !slices.Contains(seen, r) {
+			seen = append(seen, r)
+			if len(seen) >= limit {
+				break
+			}
+		}
+	}
+	return len(seen)
 }
 
 // Reload opens the filter at path, or reopens the current source when path

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,5 +313,59 @@ func TestChecker_Verify(t *testing.T) {
 	c.Close()
 	if err := c.Verify(); !errors.Is(err, breach.ErrClosed) {
 		t.Fatalf("Verify after Close = %v", err)
+	}
+}
+
+// TestChecker_StrengthOnStoredForm: the strength rule judges the NFKC form
+// that is stored, and repeats of one non-ASCII character are weak although
+// zxcvbn scores them as strong.
+func TestChecker_StrengthOnStoredForm(t *testing.T) {
+	f, err := breach.OpenDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := breach.NewChecker(f, breach.CheckerOptions{MinScore: breach.DefaultMinScore})
+	defer c.Close()
+	for _, tc := range []struct {
+		pw   string
+		weak bool
+	}{
+		{"ａａａａａａａａａａ", true}, // fullwidth: stored as aaaaaaaaaa
+		{"жжжжжжжжжж", true},
+		{"éééééééééé", true},
+		{"一一一一一一一一", true},
+		{"ab12ab12ab12ab", true}, // four different characters
+		{"kDWPe4qf$&mgM26&8hX", false},
+		{"Пароль-для-сброса-73", false},
+	} {
+		v, err := c.Check(tc.pw, []string{"alice@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Weak != tc.weak {
+			t.Errorf("Check(%q).Weak = %v, want %v", tc.pw, v.Weak, tc.weak)
+		}
+	}
+}
+
+// TestOpen_RefusesFIFO: a FIFO is refused at once instead of blocking the
+// caller (an admin reload) until something writes to it.
+func TestOpen_RefusesFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := breach.Open(fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Open(fifo) = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open(fifo) blocked")
 	}
 }

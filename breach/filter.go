@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"github.com/bits-and-blooms/bloom/v3"
@@ -41,7 +42,9 @@ type Filter struct {
 // length) and refuses a truncated, foreign or corrupt file; the checksum of
 // the words is checked only by Verify, because it reads the whole file.
 func Open(path string) (*Filter, error) {
-	fh, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer before the regular-file check below could refuse it.
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("breach: open filter: %w", err)
 	}
