@@ -128,6 +128,9 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 // imported from systems that did not normalize still verify.
 func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
 	if strings.HasPrefix(phc, "$2a$") || strings.HasPrefix(phc, "$2b$") || strings.HasPrefix(phc, "$2y$") {
+		if err := CheckPHC(phc); err != nil {
+			return false, err
+		}
 		release, err := h.acquire(ctx)
 		if err != nil {
 			return false, err
@@ -144,8 +147,8 @@ func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if a.p.Memory > 4*1024*1024 || a.p.Time > 100 {
-		return false, fmt.Errorf("%w: argon2id cost too high", ErrUnsupportedHash)
+	if err := a.p.checkStored(h.params); err != nil {
+		return false, err
 	}
 	release, err := h.acquire(ctx)
 	if err != nil {
@@ -172,8 +175,12 @@ func candidates(pw string) []string {
 // imports are refused up front instead of locking a user out later.
 func CheckPHC(s string) error {
 	if strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$") {
-		if _, err := bcrypt.Cost([]byte(s)); err != nil {
+		cost, err := bcrypt.Cost([]byte(s))
+		if err != nil {
 			return fmt.Errorf("%w: bad bcrypt hash", ErrUnsupportedHash)
+		}
+		if cost > MaxStoredBcryptCost {
+			return fmt.Errorf("%w: bcrypt cost %d above %d", ErrUnsupportedHash, cost, MaxStoredBcryptCost)
 		}
 		return nil
 	}
@@ -181,8 +188,26 @@ func CheckPHC(s string) error {
 	if err != nil {
 		return err
 	}
-	if a.p.Memory > 4*1024*1024 || a.p.Time > 100 {
-		return fmt.Errorf("%w: argon2id cost too high", ErrUnsupportedHash)
+	return a.p.checkStored(Params{})
+}
+
+// Limits on the cost of a stored hash that is imported, not made here. An
+// imported argon2id m=4 GiB or bcrypt cost 31 hash would hold a hashing
+// slot for minutes to hours (or allocate 4 GiB) at every verify.
+const (
+	MaxStoredArgonMemory = 256 * 1024 // KiB
+	MaxStoredArgonTime   = 16
+	MaxStoredArgonLanes  = 16
+	MaxStoredBcryptCost  = 14
+)
+
+// checkStored refuses a stored hash costlier than the limits above or than
+// own, the parameters this server hashes with, whichever is higher.
+func (p Params) checkStored(own Params) error {
+	if p.Memory > max(MaxStoredArgonMemory, own.Memory) || p.Time > max(MaxStoredArgonTime, own.Time) ||
+		p.Threads > max(MaxStoredArgonLanes, own.Threads) {
+		return fmt.Errorf("%w: argon2id cost above m=%d KiB, t=%d, p=%d", ErrUnsupportedHash,
+			MaxStoredArgonMemory, MaxStoredArgonTime, MaxStoredArgonLanes)
 	}
 	return nil
 }

@@ -97,12 +97,33 @@ func TestCheckPHC_RejectsGarbage(t *testing.T) {
 		"$argon2id$v=19$m=8192,t=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
 		"$argon2id$v=19$m=99999999999,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5",
 		"$argon2id$v=19$m=8388608,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5", // 8 GiB: memory bomb
+		"$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5", // 4 GiB
+		"$argon2id$v=19$m=65536,t=100,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5", // t=100
+		"$2a$31$4M1pj1pO6WGrJ2SP8ZCvMOpJ9sS3e4Xk3MiM3vVIv4ZKpd8WhT/1S",               // bcrypt cost 31: hours
 		"$argon2id$v=19$m=8192,t=1,p=1$!!!$a2V5a2V5a2V5a2V5a2V5a2V5",
 		"$2b$04$short",
 	} {
 		if err := password.CheckPHC(s); !errors.Is(err, password.ErrUnsupportedHash) {
 			t.Errorf("CheckPHC(%q) = %v, want ErrUnsupportedHash", s, err)
 		}
+	}
+}
+
+// TestVerify_OwnCostlyParamsStillVerify: a server configured above the
+// import limits still verifies its own hashes.
+func TestVerify_OwnCostlyParamsStillVerify(t *testing.T) {
+	p := fast
+	p.Time = password.MaxStoredArgonTime + 1
+	h, err := password.NewHasher(p, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phc, _ := h.Hash(context.Background(), "own-costly-hash")
+	if ok, err := h.Verify(context.Background(), "own-costly-hash", phc); !ok || err != nil {
+		t.Fatalf("own hash: %v %v", ok, err)
+	}
+	if err := password.CheckPHC(phc); err == nil {
+		t.Fatal("import accepted a hash above the import limit")
 	}
 }
 
