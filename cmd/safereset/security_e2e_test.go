@@ -1628,3 +1628,50 @@ func TestSecurity_FileModes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSecurity_ResetLinkPoisoning: the link in the token mail comes from
+// --reset-url only, never from Host, X-Forwarded-Host/-Proto, Forwarded
+// or Origin (the classic reset-poisoning attack); method-override headers
+// are ignored; no CORS grant lets a web page read the API.
+func TestSecurity_ResetLinkPoisoning(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "0", "--rate-request-email", "0", "--reset-url", "https://app.example/reset?t={token}")
+	s.addUser(alice, oldPW)
+	key := s.apiKey("poison")
+	raw := "POST " + resetPath + " HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: http\r\n" +
+		"X-Forwarded-Server: evil.example\r\nX-Host: evil.example\r\nX-Original-Url: https://evil.example/\r\nX-Rewrite-Url: https://evil.example/\r\n" +
+		"Forwarded: host=evil.example;proto=http\r\nOrigin: https://evil.example\r\nReferer: https://evil.example/\r\n" +
+		"X-Api-Key: " + key + "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+	body := `{"emailAddress":"alice@example.com"}`
+	if st, _ := secRaw(t, s.Base, raw+"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body); st != 202 {
+		t.Fatalf("POST: %d", st)
+	}
+	var mail string
+	waitFor(t, func() bool {
+		for _, m := range outboxMails(t, s) {
+			if strings.Contains(m, "app.example/reset") {
+				mail = m
+				return true
+			}
+		}
+		return false
+	}, "the token mail")
+	if strings.Contains(mail, "evil.example") {
+		t.Fatalf("attacker host in the mail:\n%s", mail)
+	}
+	if !regexp.MustCompile(`https://app\.example/reset\?t=[0-9a-f]{32}`).MatchString(mail) {
+		t.Fatalf("link not built from --reset-url:\n%s", mail)
+	}
+	// A POST that claims to be a PATCH is still a POST.
+	for _, h := range []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+		r := s.do("POST", resetPath+"?_method=PATCH", map[string]string{"X-Api-Key": key, h: "PATCH"}, secPatchBody(alice, strongPW, strings.Repeat("a", 32)))
+		if r.Status != 202 {
+			t.Errorf("POST with %s: PATCH: %d %v", h, r.Status, r.Codes())
+		}
+	}
+	// CORS: a preflight from a web page gets no grant.
+	st, answer := secRaw(t, s.Base, "OPTIONS "+resetPath+" HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"+
+		"Access-Control-Request-Method: PATCH\r\nAccess-Control-Request-Headers: x-api-key, content-type\r\nConnection: close\r\n\r\n")
+	if strings.Contains(strings.ToLower(answer), "access-control-allow") {
+		t.Errorf("CORS preflight answered %d with a grant:\n%s", st, answer)
+	}
+}
