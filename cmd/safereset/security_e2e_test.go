@@ -1675,3 +1675,52 @@ func TestSecurity_ResetLinkPoisoning(t *testing.T) {
 		t.Errorf("CORS preflight answered %d with a grant:\n%s", st, answer)
 	}
 }
+
+// TestSecurity_LimiterMemory measures what the in-memory rate limiter
+// keeps per distinct address: an attacker with many client addresses
+// (IPv6 /64s are cheap; simulated here through a trusted proxy) can create
+// one bucket per request, each kept for the window (1 h). Reported; the
+// assertion only catches a gross per-bucket cost.
+func TestSecurity_LimiterMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 20000 requests")
+	}
+	p := startBinary(t, "", "--trusted-proxies", "127.0.0.0/8")
+	key := p.apiKey("mem")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	send := func(from, to int) {
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := from + w; i < to; i += 8 {
+					req, _ := http.NewRequest("POST", p.Base+resetPath, strings.NewReader(fmt.Sprintf(`{"emailAddress":"not-an-address-%d"}`, i)))
+					req.Header.Set("X-Api-Key", key)
+					req.Header.Set("X-Forwarded-For", fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff))
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}(w)
+		}
+		wg.Wait()
+	}
+	send(0, 2000) // warm up
+	before := procStatus(t, p.cmd.Process.Pid, "VmRSS")
+	const n = 20000
+	start := time.Now()
+	send(2000, 2000+n)
+	after := procStatus(t, p.cmd.Process.Pid, "VmRSS")
+	per := (after - before) * 1024 / n
+	t.Logf("%d requests from %d distinct /64s with distinct addresses in %v: RSS %d -> %d KiB, ~%d bytes per request (2 buckets: IP and address), kept for the 1 h window",
+		n, n, time.Since(start).Round(time.Millisecond), before, after, per)
+	if per > 4096 {
+		t.Errorf("%d bytes of limiter state per request", per)
+	}
+	p.term(t)
+}
