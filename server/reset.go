@@ -124,6 +124,11 @@ func handleRequestToken(d *Deps) fiber.Handler {
 		if !checkEmail(email, &codes) {
 			return fail(c, codes)
 		}
+		// From here on the work differs for known and unknown addresses (a
+		// token and a mail are stored, and the mail worker woken, for a
+		// known one): answer no sooner than the floor either way.
+		floor := time.Now().Add(d.RequestFloor)
+		defer func() { time.Sleep(time.Until(floor)) }()
 
 		token, hash, err := newResetToken()
 		if err != nil {
@@ -181,14 +186,33 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		}
 		f, _ := decodeObject(body, fieldEmail, fieldPassword, fieldVerify, fieldToken)
 		email, pw, verify, token := f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken]
-		if done, err := limitEmail(c, d, safereset.RouteReset, email); done {
-			return err
-		}
 		ctx := c.UserContext()
+		emailKey := safereset.NormalizeEmail(email.str)
+
+		// The token is looked up first (only for a valid address) so that a
+		// request carrying the live token of its address is not charged to
+		// the per-address bucket: otherwise anyone could send ten bad
+		// guesses an hour for an address and lock its owner out of
+		// resetting. Guesses are charged and limited as before.
+		var tokHash [32]byte
+		tokErr := safereset.ErrTokenInvalid
+		if token.ok() && wellFormedToken(token.str) && email.ok() && safereset.ValidEmail(email.str) {
+			tokHash = sha256.Sum256([]byte(token.str))
+			tokErr = d.Store.CheckToken(ctx, emailKey, tokHash, d.Now())
+			if tokErr != nil && !errors.Is(tokErr, safereset.ErrTokenInvalid) && !errors.Is(tokErr, safereset.ErrTokenExpired) {
+				return internalError(c, d.Logger, "reset: check token", tokErr)
+			}
+		}
+		if tokErr != nil {
+			if done, err := limitEmail(c, d, safereset.RouteReset, email); done {
+				return err
+			}
+		} else {
+			limitsOf(c).setHeaders(c, d.Now())
+		}
 
 		var codes safereset.Codes
 		emailOK := checkEmail(email, &codes)
-		emailKey := safereset.NormalizeEmail(email.str)
 
 		if !pw.ok() {
 			codes.Add(safereset.ER004)
@@ -227,22 +251,15 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			codes.Add(safereset.ER350)
 		}
 
-		var tokHash [32]byte
 		switch {
 		case !token.ok():
 			codes.Add(safereset.ER351)
 		case !wellFormedToken(token.str):
 			codes.Add(safereset.ER352)
-		case emailOK:
-			tokHash = sha256.Sum256([]byte(token.str))
-			switch err := d.Store.CheckToken(ctx, emailKey, tokHash, d.Now()); {
-			case errors.Is(err, safereset.ErrTokenInvalid):
-				codes.Add(safereset.ER352)
-			case errors.Is(err, safereset.ErrTokenExpired):
-				codes.Add(safereset.ER353)
-			case err != nil:
-				return internalError(c, d.Logger, "reset: check token", err)
-			}
+		case emailOK && errors.Is(tokErr, safereset.ErrTokenInvalid):
+			codes.Add(safereset.ER352)
+		case emailOK && errors.Is(tokErr, safereset.ErrTokenExpired):
+			codes.Add(safereset.ER353)
 		}
 		if len(codes) > 0 {
 			return fail(c, codes)

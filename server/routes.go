@@ -15,7 +15,7 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := fiber.New(fiberConfig(d.Logger, errorHandler(d.Logger, true)))
+	app := fiber.New(fiberConfig(HardBodyLimit, errorHandler(d.Logger, true)))
 	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic(d.Logger))
 
 	const reset = "/api/v1/user/reset-password"
@@ -34,7 +34,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	app := fiber.New(fiberConfig(d.Logger, errorHandler(d.Logger, false)))
+	app := fiber.New(fiberConfig(AdminBodyLimit, errorHandler(d.Logger, false)))
 	app.Use(requestID(), accessLog(d.Logger, nil), recoverAdmin(d.Logger))
 
 	app.Get("/healthz", withRoute("healthz"), handleHealthz())

@@ -39,6 +39,10 @@ type Deps struct {
 	TokenTTL       time.Duration // default 1h
 	MaxOutstanding int           // default 3
 	ConfirmTimeout time.Duration // default 10s
+	// RequestFloor is the least time a token request that reaches the
+	// store takes to answer, so that known and unknown addresses cannot be
+	// told apart by timing (0 disables).
+	RequestFloor time.Duration
 }
 
 func (d *Deps) defaults() error {
@@ -72,20 +76,26 @@ const (
 	ReadTimeout  = 10 * time.Second
 	WriteTimeout = 60 * time.Second // argon2id work may queue behind the semaphore
 	IdleTimeout  = 60 * time.Second
-	// HardBodyLimit is where the HTTP layer stops reading; ER413 above it.
-	HardBodyLimit = 1 << 20
+	// HardBodyLimit is where the HTTP layer of the public listener stops
+	// reading; ER413 above it. fasthttp allocates a body of the announced
+	// Content-Length up front, so this also bounds what an unauthenticated
+	// connection can make the server hold (64 KiB, not 1 MiB: 500 idle
+	// connections announcing 1 MiB each held ~520 MiB).
+	HardBodyLimit = 64 << 10
+	// AdminBodyLimit is the ops listener's limit (user imports).
+	AdminBodyLimit = 8 << 20
 	// ReadBufferSize bounds request headers (fasthttp answers 431 above it).
 	ReadBufferSize = 16 << 10
 )
 
-func fiberConfig(logger *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Config {
+func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 	return fiber.Config{
 		AppName:               "safereset",
 		DisableStartupMessage: true,
 		ReadTimeout:           ReadTimeout,
 		WriteTimeout:          WriteTimeout,
 		IdleTimeout:           IdleTimeout,
-		BodyLimit:             HardBodyLimit,
+		BodyLimit:             bodyLimit,
 		ReadBufferSize:        ReadBufferSize,
 		ErrorHandler:          errorHandler,
 		// Parse strictly: one Host, no case folding of routes.

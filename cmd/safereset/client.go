@@ -365,7 +365,10 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 // importChunkLines is how many lines one import request carries: each
 // password line costs an argon2id hash on the server, so a chunk stays
 // within a few seconds and far below the request size limit.
-const importChunkLines = 200
+const (
+	importChunkLines = 200
+	importChunkBytes = 4 << 20 // well under the admin listener's 8 MiB limit
+)
 
 type importTotals struct {
 	Imported, Skipped, Failed int
@@ -406,7 +409,7 @@ func importChunks(ctx context.Context, c *adminClient, r io.Reader, stderr io.Wr
 		line++
 		chunk.Write(sc.Bytes())
 		chunk.WriteByte('\n')
-		if line-first+1 >= importChunkLines {
+		if line-first+1 >= importChunkLines || chunk.Len() >= importChunkBytes {
 			if err := flush(); err != nil {
 				return total, err
 			}

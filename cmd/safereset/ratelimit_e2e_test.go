@@ -83,27 +83,49 @@ func TestRateLimit_PerEmail(t *testing.T) {
 	}
 }
 
-// TestRateLimit_PatchLeavesTokenUsable: a limited PATCH consumes nothing.
+// TestRateLimit_PatchLeavesTokenUsable: guesses fill the per-address
+// bucket and are refused; a limited PATCH consumes nothing; and the owner's
+// live token still goes through, so guesses cannot lock the owner out.
 func TestRateLimit_PatchLeavesTokenUsable(t *testing.T) {
 	s := startServer(t, "", "--rate-reset-email", "2-M")
 	s.addUser(alice, oldPW)
 	key := s.apiKey("rl")
 	postWith(s, key, alice, nil)
 	tok := s.waitToken(alice, 1)
+	guess := strings.Repeat("0", 32)
 	for i := 0; i < 2; i++ {
-		if r := s.patch(key, alice, "short", "short", tok); r.Status != 400 {
-			t.Fatalf("patch %d: %d", i, r.Status)
+		if r := s.patch(key, alice, strongPW, strongPW, guess); r.Status != 400 {
+			t.Fatalf("guess %d: %d", i, r.Status)
 		}
 	}
-	is429(t, s.patch(key, alice, strongPW, strongPW, tok))
-	if !s.verify(alice, oldPW) {
-		t.Fatal("a limited PATCH changed the password")
+	is429(t, s.patch(key, alice, strongPW, strongPW, guess))
+	// A limited request with the real token but a bad password is still a
+	// request with the live token: it is answered on its merits (ER122),
+	// and consumes nothing.
+	if r := s.patch(key, alice, "short", "short", tok); r.Status != 400 || !sameCodes(r.Codes(), safereset.ER122) {
+		t.Fatalf("live token, short password: %d %v", r.Status, r.Codes())
 	}
+	if !s.verify(alice, oldPW) {
+		t.Fatal("a refused PATCH changed the password")
+	}
+	if r := s.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
+		t.Fatalf("owner locked out by guesses: %d %v", r.Status, r.Codes())
+	}
+	// Guesses stay limited.
+	is429(t, s.patch(key, alice, strongPW, strongPW, guess))
+
+	// A PATCH stopped by the per-IP limit consumes nothing either: after a
+	// restart (the limiter lives in memory) its token works.
 	s.Stop()
-	// The limiter lives in memory: after a restart the same token works.
-	s2 := startServer(t, s.DataDir)
-	if r := s2.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
-		t.Fatalf("token unusable after a limited PATCH: %d %v", r.Status, r.Codes())
+	s2 := startServer(t, s.DataDir, "--rate-ip", "1-H")
+	postWith(s2, key, alice, nil)
+	tok2 := s2.waitToken(alice, 2)
+	s2.patch(key, alice, "short", "short", tok2)
+	is429(t, s2.patch(key, alice, otherPW, otherPW, tok2))
+	s2.Stop()
+	s3 := startServer(t, s.DataDir)
+	if r := s3.patch(key, alice, otherPW, otherPW, tok2); r.Status != 204 {
+		t.Fatalf("token unusable after an IP-limited PATCH: %d %v", r.Status, r.Codes())
 	}
 }
 
