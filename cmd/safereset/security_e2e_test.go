@@ -1719,3 +1719,29 @@ func TestSecurity_LimiterMemory(t *testing.T) {
 	}
 	p.term(t)
 }
+
+// TestSecurity_ConnectionsPerIP: one client address holding 2000
+// connections that each announce a body of the cap and send one byte
+// should not be able to pin ~64 KiB each: a per-IP connection cap
+// (fasthttp's MaxConnsPerIP) or a streamed body would bound it.
+func TestSecurity_ConnectionsPerIP(t *testing.T) {
+	finding(t, "no per-IP connection cap: one address can hold any number of connections, each pinning server.HardBodyLimit "+
+		"(64 KiB) of preallocated body for the 10 s read timeout; 4000 such connections (~100 bytes sent each) grew RSS by ~300 MiB; see the report")
+	p := startBinary(t, "", "--rate-ip", "0")
+	pid := p.cmd.Process.Pid
+	before := procStatus(t, pid, "VmRSS")
+	const n = 2000
+	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+		strconv.Itoa(server.HardBodyLimit)+"\r\n\r\n{")
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
+	during := procStatus(t, pid, "VmRSS")
+	t.Logf("RSS %d KiB before, %d KiB with %d connections from one address", before, during, n)
+	if grow := during - before; grow > 64*1024 {
+		t.Fatalf("one address pinned %d KiB with %d connections", grow, n)
+	}
+}
