@@ -1745,3 +1745,30 @@ func TestSecurity_ConnectionsPerIP(t *testing.T) {
 		t.Fatalf("one address pinned %d KiB with %d connections", grow, n)
 	}
 }
+
+// TestSecurity_OpsListenerPreallocation: the ops listener reads bodies of
+// up to server.AdminBodyLimit (user imports) before the admin token is
+// checked. Where it is reachable beyond loopback (README: bind it to a
+// private address for Prometheus), anyone who can connect pins that much
+// per connection without a token.
+func TestSecurity_OpsListenerPreallocation(t *testing.T) {
+	finding(t, "the ops listener preallocates announced bodies up to server.AdminBodyLimit (8 MiB) before adminAuth runs: "+
+		"50 token-less connections (~150 bytes each) grew RSS by ~400 MiB; see the report")
+	p := startBinary(t, "")
+	pid := p.cmd.Process.Pid
+	before := procStatus(t, pid, "VmRSS")
+	const n = 50
+	conns := holdConns(t, p.Admin, n, "POST /admin/v1/users/import HTTP/1.1\r\nHost: x\r\nContent-Length: "+
+		strconv.Itoa(server.AdminBodyLimit)+"\r\n\r\n{")
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
+	during := procStatus(t, pid, "VmRSS")
+	t.Logf("RSS %d KiB before, %d KiB with %d token-less connections to the ops listener", before, during, n)
+	if grow := during - before; grow > 64*1024 {
+		t.Fatalf("%d token-less connections pinned %d KiB", n, grow)
+	}
+}
