@@ -1772,3 +1772,29 @@ func TestSecurity_OpsListenerPreallocation(t *testing.T) {
 		t.Fatalf("%d token-less connections pinned %d KiB", n, grow)
 	}
 }
+
+// TestSecurity_IPRepresentations: behind a trusted proxy, spellings of one
+// client address (IPv4-mapped IPv6, ports, brackets, other host bits of
+// the same IPv6 /64) share one bucket.
+func TestSecurity_IPRepresentations(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "2-M", "--trusted-proxies", "127.0.0.0/8")
+	key := s.apiKey("reps")
+	for name, spellings := range map[string][]string{
+		"IPv4":  {"203.0.113.5", "::ffff:203.0.113.5", "203.0.113.5:4711", "[::ffff:203.0.113.5]:80", "::ffff:cb00:7105"},
+		"IPv6":  {"2001:db8:1:2::1", "2001:DB8:1:2::2", "[2001:db8:1:2:ffff:ffff:ffff:ffff]", "[2001:db8:1:2::9]:443", "2001:0db8:0001:0002:0000:0000:0000:0007"},
+		"Fwded": {"for=203.0.113.77", `for="203.0.113.77:1"`, `for="[::ffff:203.0.113.77]"`, "for=203.0.113.77;proto=https", "FOR=203.0.113.77"},
+	} {
+		for i, sp := range spellings {
+			h := map[string]string{"X-Api-Key": key}
+			if name == "Fwded" {
+				h["Forwarded"] = sp
+			} else {
+				h["X-Forwarded-For"] = sp
+			}
+			r := s.do("POST", resetPath, h, secJSON(map[string]any{"emailAddress": fmt.Sprintf("%s%d@example.com", name, i)}))
+			if want := map[bool]int{true: 202, false: 429}[i < 2]; r.Status != want {
+				t.Errorf("%s spelling %q (request %d): %d, want %d", name, sp, i+1, r.Status, want)
+			}
+		}
+	}
+}
