@@ -74,6 +74,7 @@ var (
 	errMissingIss     = errors.New("iss claim missing")
 	errMissingAud     = errors.New("aud claim missing")
 	errBadTime        = errors.New("exp, nbf or iat outside the years 1970 to 9999")
+	errTooLongLived   = errors.New("exp too far after iat (or now): lifetime above the maximum")
 	errUnclassified   = errors.New("token rejected")
 
 	// Pre-wrapped so the cheap rejections do not allocate.
@@ -96,7 +97,7 @@ var knownReasons = append(slices.Clip(ownReasons),
 var ownReasons = []error{
 	errTooLong, errNotCompact, errAlgNotAllowed, errForbiddenHdr, errUnknownKid,
 	errNoKey, errMissingSubject, errBadSubject, errMissingIat, errRevoked,
-	errMissingExp, errMissingIss, errMissingAud, errBadTime,
+	errMissingExp, errMissingIss, errMissingAud, errBadTime, errTooLongLived,
 }
 
 // forbiddenHeaders name a key or a place to fetch one from (RFC 7515
@@ -150,6 +151,10 @@ type Config struct {
 	// the precision of iat. Zero disables it; a time in the future is
 	// refused by New.
 	NotBefore time.Time
+	// MaxLifetime bounds exp - iat (exp - now for a token without iat), so
+	// a leaked token cannot stay valid for decades. Zero means MaxTTL, the
+	// longest lifetime Issue mints.
+	MaxLifetime time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -166,6 +171,7 @@ type Verifier struct {
 	issuer   string
 	audience string
 	cutoff   time.Time
+	maxLife  time.Duration
 }
 
 var _ safereset.TokenVerifier = (*Verifier)(nil)
@@ -209,6 +215,12 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("jwtauth: an HS256 secret is configured but HS256 is not in the algorithm allowlist")
 	}
 
+	switch v.maxLife = cfg.MaxLifetime; {
+	case v.maxLife == 0:
+		v.maxLife = MaxTTL
+	case v.maxLife < MinTTL:
+		return nil, fmt.Errorf("jwtauth: max lifetime %s is below %s", v.maxLife, MinTTL)
+	}
 	if !cfg.NotBefore.IsZero() {
 		v.cutoff = cfg.NotBefore.Truncate(time.Second)
 		if now := v.now(); v.cutoff.After(now) {
@@ -308,7 +320,9 @@ func (v *Verifier) Algorithms() []string { return slices.Clone(v.algs) }
 // claims are the registered claims plus the checks golang-jwt does not do.
 type claims struct {
 	jwt.RegisteredClaims
-	cutoff time.Time
+	cutoff  time.Time
+	maxLife time.Duration
+	now     time.Time
 }
 
 // Validate implements jwt.ClaimsValidator; golang-jwt joins its result
@@ -327,6 +341,15 @@ func (c *claims) Validate() error {
 		if d != nil && (d.Year() < 1970 || d.Year() > 9999) {
 			errs = append(errs, errBadTime)
 			break
+		}
+	}
+	if c.ExpiresAt != nil {
+		start := c.now
+		if c.IssuedAt != nil {
+			start = c.IssuedAt.Time
+		}
+		if c.ExpiresAt.Sub(start) > c.maxLife {
+			errs = append(errs, errTooLongLived)
 		}
 	}
 	if !c.cutoff.IsZero() {
@@ -352,7 +375,7 @@ func (v *Verifier) Verify(token string) (string, error) {
 	if !compactJWS(token) {
 		return "", errNotCompactAuth
 	}
-	c := &claims{cutoff: v.cutoff}
+	c := &claims{cutoff: v.cutoff, maxLife: v.maxLife, now: v.now()}
 	tok, err := v.parser.ParseWithClaims(token, c, v.keyfunc)
 	if err == nil {
 		return c.Subject, nil

@@ -62,7 +62,7 @@ type serveConfig struct {
 	rateRequestEmail, rateResetEmail, rateIP string
 
 	jwtSecretFile, jwtPublicKeys, jwtJWKS, jwtIssuer, jwtAudience, jwtAlgorithms, jwtNotBefore string
-	jwtLeeway                                                                                  time.Duration
+	jwtLeeway, jwtMaxLifetime                                                                  time.Duration
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
@@ -102,6 +102,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.jwtAudience, "jwt-audience", "", "required aud of client JWTs")
 	fs.StringVar(&c.jwtAlgorithms, "jwt-algorithms", "", "comma-separated JWT algorithm allowlist (default: HS256 plus those of the configured keys)")
 	fs.DurationVar(&c.jwtLeeway, "jwt-leeway", 30*time.Second, "clock-skew leeway for exp, nbf and iat")
+	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", 720*time.Hour, "longest lifetime (exp - iat) of a client JWT that is accepted")
 	fs.StringVar(&c.jwtNotBefore, "jwt-not-before", "", "RFC 3339 time; JWTs issued before it are rejected (revokes all older tokens)")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -459,7 +460,7 @@ func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
 func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
 	cfg := jwtauth.Config{
 		DataDir: c.dataDir, PublicKeyFile: c.jwtPublicKeys, JWKSFile: c.jwtJWKS,
-		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, Now: now,
+		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, MaxLifetime: c.jwtMaxLifetime, Now: now,
 	}
 	if c.jwtSecretFile != "" {
 		b, err := os.ReadFile(c.jwtSecretFile)
