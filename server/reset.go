@@ -69,7 +69,10 @@ func limited(c *fiber.Ctx, d *Deps, ls *limitState, route safereset.LimitRoute, 
 // It returns true when the request has been answered with ER429.
 func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) (bool, error) {
 	ls := limitsOf(c)
-	if d.Limiter != nil && email.ok() {
+	// Only a valid address has a bucket: an invalid one is refused anyway
+	// and changes nothing, and bucketing it would let garbage addresses
+	// grow the limiter's memory.
+	if d.Limiter != nil && email.ok() && safereset.ValidEmail(email.str) {
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email.str)
 		if err != nil {
 			return true, internalError(c, d.Logger, "ratelimit: email", err)

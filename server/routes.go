@@ -16,6 +16,7 @@ func NewPublic(d Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(HardBodyLimit, errorHandler(d.Logger, true)))
+	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic(d.Logger))
 
 	const reset = "/api/v1/user/reset-password"
@@ -35,6 +36,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(AdminBodyLimit, errorHandler(d.Logger, false)))
+	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, nil), recoverAdmin(d.Logger))
 
 	app.Get("/healthz", withRoute("healthz"), handleHealthz())

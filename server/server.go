@@ -43,6 +43,10 @@ type Deps struct {
 	// store takes to answer, so that known and unknown addresses cannot be
 	// told apart by timing (0 disables).
 	RequestFloor time.Duration
+	// MaxConnsPerIP bounds the open connections from one client address on
+	// each listener (0: unlimited). Each can pin up to HardBodyLimit plus
+	// ReadBufferSize for ReadTimeout.
+	MaxConnsPerIP int
 }
 
 func (d *Deps) defaults() error {
@@ -82,8 +86,13 @@ const (
 	// connection can make the server hold (64 KiB, not 1 MiB: 500 idle
 	// connections announcing 1 MiB each held ~520 MiB).
 	HardBodyLimit = 64 << 10
-	// AdminBodyLimit is the ops listener's limit (user imports).
-	AdminBodyLimit = 8 << 20
+	// AdminBodyLimit is the ops listener's limit (user imports, sent by the
+	// CLI in chunks below it). It is read before the admin token is
+	// checked, so it stays small.
+	AdminBodyLimit = 1 << 20
+	// MaxConnections is the most connections one listener serves at once;
+	// above it new connections are answered 503 and closed.
+	MaxConnections = 16384
 	// ReadBufferSize bounds request headers (fasthttp answers 431 above it).
 	ReadBufferSize = 16 << 10
 )
@@ -103,6 +112,7 @@ func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 		StrictRouting:      true,
 		UnescapePath:       false,
 		EnableIPValidation: true,
+		Concurrency:        MaxConnections,
 	}
 }
 

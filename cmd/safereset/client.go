@@ -367,7 +367,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 // within a few seconds and far below the request size limit.
 const (
 	importChunkLines = 200
-	importChunkBytes = 4 << 20 // well under the admin listener's 8 MiB limit
+	importChunkBytes = 512 << 10 // well under the admin listener's 1 MiB limit
 )
 
 type importTotals struct {

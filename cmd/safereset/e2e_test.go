@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -467,4 +468,51 @@ func median(ds []time.Duration) time.Duration {
 		}
 	}
 	return s[len(s)/2]
+}
+
+// TestServe_ConnectionsPerIP: connections beyond --max-conns-per-ip from
+// one address are turned away instead of each pinning buffers.
+func TestServe_ConnectionsPerIP(t *testing.T) {
+	s := startServer(t, "", "--max-conns-per-ip", "4")
+	addr := strings.TrimPrefix(s.Base, "http://")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 4; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("POST /api/v1/user/reset-password HTTP/1.1\r\nHost: x\r\n")) // headers never finished
+		held = append(held, c)
+	}
+	// The server counts a connection once it accepts it; the fifth is
+	// refused as soon as it is accepted, so read its answer.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("GET /api/v1/doc.json HTTP/1.1\r\nHost: x\r\n\r\n"))
+	buf := make([]byte, 64)
+	n, _ := c.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 429") {
+		t.Fatalf("fifth connection answered %q", buf[:n])
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	waitFor(t, func() bool {
+		resp, err := http.Get(s.Base + "/api/v1/doc.json")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "a free slot after the held connections closed")
 }

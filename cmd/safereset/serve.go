@@ -53,6 +53,7 @@ type serveConfig struct {
 
 	tokenTTL        time.Duration
 	requestFloor    time.Duration
+	maxConnsPerIP   int
 	argonMemory     uint
 	argonTime       uint
 	argonThreads    uint
@@ -86,6 +87,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.mailRetryMax, "mail-retry-max", 10*time.Minute, "longest retry delay of an undelivered token mail")
 	fs.DurationVar(&c.confirmTimeout, "confirm-timeout", 10*time.Second, "timeout for sending the confirmation mail (ER355 after it)")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of a reset token")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 256, "open connections allowed from one client address on each listener (0: unlimited; raise it behind a proxy that does not pool)")
 	fs.DurationVar(&c.requestFloor, "request-min-duration", 25*time.Millisecond, "least time a valid token request takes to answer, known address or not (hides the timing difference; 0 disables)")
 	fs.UintVar(&c.argonMemory, "argon2-memory", uint(password.DefaultParams.Memory), "argon2id memory in KiB")
 	fs.UintVar(&c.argonTime, "argon2-time", uint(password.DefaultParams.Time), "argon2id iterations")
@@ -122,6 +124,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("--mail-retry-base must be positive and at most --mail-retry-max")
 	case c.requestFloor < 0 || c.requestFloor > 5*time.Second:
 		return errors.New("--request-min-duration must be between 0 and 5s")
+	case c.maxConnsPerIP < 0:
+		return errors.New("--max-conns-per-ip must not be negative")
 	case c.hashConcurrency < 1 || c.hashConcurrency > 1024:
 		return errors.New("--hash-concurrency must be between 1 and 1024")
 	case c.argonThreads > 255:
@@ -300,6 +304,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify,
 		Limiter: limiter, ClientIP: proxies.ClientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: 3, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
+		MaxConnsPerIP: c.maxConnsPerIP,
 	}
 	if verifier != nil {
 		deps.Verifier = verifier
