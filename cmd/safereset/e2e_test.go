@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -302,11 +304,25 @@ func TestRequest_FieldRulesAndLimits(t *testing.T) {
 			checkEnvelopeBytes(t, r.Body)
 		})
 	}
-	// A body over the hard cap is refused before anything else.
-	r := s.do("POST", "/api/v1/user/reset-password", nil, strings.Repeat("x", 2<<20))
+	// A body announced over the hard cap is refused from the headers
+	// alone, before authentication, without reading it.
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.Base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "POST /api/v1/user/reset-password HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 2<<20)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	r := response{resp.StatusCode, resp.Header, body}
 	if r.Status != 413 || !sameCodes(r.Codes(), safereset.ER413) {
 		t.Fatalf("2 MiB body: %d %v", r.Status, r.Codes())
 	}
+	checkEnvelopeBytes(t, r.Body)
 }
 
 // TestReset_Expiry uses a one-second token lifetime.

@@ -496,10 +496,8 @@ func TestSecurity_ResetLockoutByThirdParty(t *testing.T) {
 // client in Forwarded (RFC 7239), a client-supplied X-Forwarded-For that
 // the proxy passes through must not decide the client address.
 func TestSecurity_ForwardedVersusXFF(t *testing.T) {
-	finding(t, "when a request carries both headers, X-Forwarded-For wins over Forwarded "+
-		"(ratelimit/proxy.go ClientIP); behind a Forwarded-speaking proxy that does not strip X-Forwarded-For, "+
-		"a client picks its own rate-limit bucket; see the report")
-	s := startServer(t, "", "--rate-ip", "2-M", "--trusted-proxies", "127.0.0.0/8")
+	// Fixed: --forwarded-header names the one header the proxy sets.
+	s := startServer(t, "", "--rate-ip", "2-M", "--trusted-proxies", "127.0.0.0/8", "--forwarded-header", "forwarded")
 	key := s.apiKey("fwd")
 	for i := 0; i < 5; i++ {
 		h := map[string]string{"X-Api-Key": key,
@@ -624,7 +622,14 @@ func TestSecurity_UnicodeRateLimit(t *testing.T) {
 		}
 	}
 	for _, v := range append(spellings[3:], "kelvin@example.com") {
-		if r := s.post(key, v); r.Status != 429 {
+		r := s.post(key, v)
+		// Spellings with invisible format characters (ZWJ, RTL override)
+		// are not addresses at all: refused with ER001 before any bucket,
+		// token or mail.
+		if r.Status == 400 && sameCodes(r.Codes(), safereset.ER001) && strings.ContainsAny(v, "\u200d\u202e") {
+			continue
+		}
+		if r.Status != 429 {
 			t.Errorf("%q escaped the shared bucket: %d %v", v, r.Status, r.Codes())
 		}
 	}
@@ -745,7 +750,10 @@ func TestSecurity_Slowloris(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: waits for the 10 s read timeout")
 	}
-	p := startBinary(t, "", "--rate-ip", "0")
+	// The per-address connection cap would turn most of these away at
+	// once (TestServe_ConnectionsPerIP); this test is about the read
+	// timeout, so the cap is off.
+	p := startBinary(t, "", "--rate-ip", "0", "--max-conns-per-ip", "0")
 	key := p.apiKey("slow")
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")
@@ -1128,7 +1136,9 @@ func TestSecurity_LogInjection(t *testing.T) {
 			bad := signHS256(t, dir, jwt.MapClaims{"sub": "x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "iss": "evil\n" + forged, "aud": "\x1b[31m"})
 			s.do("POST", resetPath, map[string]string{"Authorization": "Bearer " + bad[:len(bad)-3] + "AAA"}, `{}`)
 			if st, _ := secRaw(t, s.Base, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+strings.Replace(jwtTok, ".", ".\x1b[31m", 1)+
-				"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"); st != 401 {
+				"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"); st != 401 && st != 400 {
+				// 401 ER800 from the handler, or a bare 400 from fasthttp
+				// (>= 1.62 refuses control characters in header values).
 				t.Errorf("bearer with an escape: %d", st)
 			}
 			// Addresses with escapes and line breaks.
@@ -1588,8 +1598,7 @@ func stdB64(b []byte) string {
 // credential that never expires; the verifier should cap exp - iat (or the
 // age of iat) as `jwt issue` caps its own tokens at 30 days.
 func TestSecurity_JWTLifetimeBounded(t *testing.T) {
-	finding(t, "client JWTs are accepted with any lifetime (exp 100 years out); only --jwt-not-before "+
-		"revokes a leaked one, while `jwt issue` caps its own tokens at 30 days; see the report")
+	// Fixed; this test now guards the fix.
 	dir := t.TempDir()
 	s := startServer(t, dir)
 	now := time.Now()
@@ -1725,8 +1734,7 @@ func TestSecurity_LimiterMemory(t *testing.T) {
 // should not be able to pin ~64 KiB each: a per-IP connection cap
 // (fasthttp's MaxConnsPerIP) or a streamed body would bound it.
 func TestSecurity_ConnectionsPerIP(t *testing.T) {
-	finding(t, "no per-IP connection cap: one address can hold any number of connections, each pinning server.HardBodyLimit "+
-		"(64 KiB) of preallocated body for the 10 s read timeout; 4000 such connections (~100 bytes sent each) grew RSS by ~300 MiB; see the report")
+	// Fixed; this test now guards the fix.
 	p := startBinary(t, "", "--rate-ip", "0")
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")
@@ -1752,8 +1760,7 @@ func TestSecurity_ConnectionsPerIP(t *testing.T) {
 // private address for Prometheus), anyone who can connect pins that much
 // per connection without a token.
 func TestSecurity_OpsListenerPreallocation(t *testing.T) {
-	finding(t, "the ops listener preallocates announced bodies up to server.AdminBodyLimit (8 MiB) before adminAuth runs: "+
-		"50 token-less connections (~150 bytes each) grew RSS by ~400 MiB; see the report")
+	// Fixed; this test now guards the fix.
 	p := startBinary(t, "")
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")

@@ -59,7 +59,7 @@ type serveConfig struct {
 	argonThreads    uint
 	hashConcurrency int
 
-	trustedProxies                           string
+	trustedProxies, forwardedHeader          string
 	rateRequestEmail, rateResetEmail, rateIP string
 
 	jwtSecretFile, jwtPublicKeys, jwtJWKS, jwtIssuer, jwtAudience, jwtAlgorithms, jwtNotBefore string
@@ -94,6 +94,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.UintVar(&c.argonThreads, "argon2-parallelism", uint(password.DefaultParams.Threads), "argon2id parallelism")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "argon2id hashes computed at once (bounds memory)")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For/Forwarded is believed")
+	fs.StringVar(&c.forwardedHeader, "forwarded-header", "x-forwarded-for", "header a trusted proxy reports the client in: x-forwarded-for or forwarded (the other is ignored, so a client cannot pass its own through)")
 	fs.StringVar(&c.rateRequestEmail, "rate-request-email", "3-H", "POST limit per email address (N-S|M|H|D; 0 disables)")
 	fs.StringVar(&c.rateResetEmail, "rate-reset-email", "10-H", "PATCH limit per email address (0 disables)")
 	fs.StringVar(&c.rateIP, "rate-ip", "60-M", "limit per client IP on each route (0 disables)")
@@ -124,6 +125,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("--mail-retry-base must be positive and at most --mail-retry-max")
 	case c.requestFloor < 0 || c.requestFloor > 5*time.Second:
 		return errors.New("--request-min-duration must be between 0 and 5s")
+	case c.forwardedHeader != "x-forwarded-for" && c.forwardedHeader != "forwarded":
+		return errors.New("--forwarded-header must be x-forwarded-for or forwarded")
 	case c.maxConnsPerIP < 0:
 		return errors.New("--max-conns-per-ip must not be negative")
 	case c.hashConcurrency < 1 || c.hashConcurrency > 1024:
@@ -302,7 +305,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	deps := server.Deps{
 		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify,
-		Limiter: limiter, ClientIP: proxies.ClientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
+		Limiter: limiter, ClientIP: clientIPFunc(proxies, c.forwardedHeader), Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: 3, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP,
 	}
@@ -460,6 +463,16 @@ func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
 		return nil, proxies, fmt.Errorf("rate limits: %w", err)
 	}
 	return l, proxies, nil
+}
+
+// clientIPFunc reads the client address from the one header the trusted
+// proxy is configured to set; the other header is whatever the client sent
+// and is ignored.
+func clientIPFunc(p ratelimit.Proxies, header string) func(net.IP, []string, []string) net.IP {
+	if header == "forwarded" {
+		return func(peer net.IP, _, fwd []string) net.IP { return p.ClientIP(peer, nil, fwd) }
+	}
+	return func(peer net.IP, xff, _ []string) net.IP { return p.ClientIP(peer, xff, nil) }
 }
 
 func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
