@@ -45,6 +45,7 @@ const memoryHeadroom = 48 << 20
 type serveConfig struct {
 	addr, adminAddr, dataDir string
 	breachFilter             string
+	breachInMemory           bool
 	minStrength              int
 
 	smtpURL, smtpCAFile, mailFrom, resetURL, mailTemplates string
@@ -76,6 +77,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:9090", "ops listener (metrics, health, admin API) address")
 	fs.StringVar(&c.dataDir, "data-dir", "./safereset-data", "directory for the database and generated secrets")
 	fs.StringVar(&c.breachFilter, "breach-filter", "", "breach filter file built by `safereset breach build` (default: the embedded common-password list)")
+	fs.BoolVar(&c.breachInMemory, "breach-in-memory", false, "after start-up, copy the mapped filter into huge-page memory in the background (costs its size in RAM; helps when the file sits in the page cache on small pages)")
 	fs.IntVar(&c.minStrength, "min-strength", 3, "minimum zxcvbn score 0-4 for a new password (0 disables)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required) or smtps://; empty writes .eml files to <data-dir>/outbox")
 	fs.StringVar(&c.smtpCAFile, "smtp-ca-file", "", "PEM CA bundle for a private SMTP relay")
@@ -444,7 +446,7 @@ func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breach filter: %w", err)
 	}
-	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, Now: now}), nil
+	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now}), nil
 }
 
 func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
