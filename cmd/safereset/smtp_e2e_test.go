@@ -225,3 +225,26 @@ func TestSMTP_SurvivesRestart(t *testing.T) {
 		t.Fatalf("%d mails, want 2 (nothing sent twice)", n)
 	}
 }
+
+// TestSMTP_SurvivesKill9 (real binary): a token mail acknowledged with 202
+// while SMTP is down survives kill -9 and is delivered by the next run.
+func TestSMTP_SurvivesKill9(t *testing.T) {
+	srv := mailtest.Start(t)
+	srv.Stop()
+	dir := t.TempDir()
+	p := startBinary(t, dir, smtpArgs(srv)...)
+	p.addUser(alice, oldPW)
+	key := p.apiKey("kill")
+	if r := p.post(key, alice); r.Status != 202 {
+		t.Fatalf("POST: %d", r.Status)
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	srv.Restart()
+	p2 := startBinary(t, dir, smtpArgs(srv)...)
+	tok, _ := tokenFrom(t, srv.WaitFor(1, 30*time.Second)[0])
+	if r := p2.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
+		t.Fatalf("token from the mail after kill -9: %d %v", r.Status, r.Codes())
+	}
+	p2.term(t)
+}
