@@ -332,29 +332,12 @@ func TestSecurity_TwoTokensRace(t *testing.T) {
 		t.Fatal("same token twice")
 	}
 	const n = 20
-	start := make(chan struct{})
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			tok := []string{t1, t2}[i%2]
-			pw := fmt.Sprintf("%s-%02d", strongPW, i)
-			req, _ := http.NewRequest("PATCH", s.Base+resetPath, strings.NewReader(secPatchBody(alice, pw, tok)))
-			req.Header.Set("X-Api-Key", key)
-			<-start
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		}(i)
+	bodies := make([]map[string]string, n)
+	for i := range bodies {
+		pw := fmt.Sprintf("%s-%02d", strongPW, i)
+		bodies[i] = map[string]string{"emailAddress": alice, "password": pw, "passwordVerify": pw, "token": []string{t1, t2}[i%2]}
 	}
-	close(start)
-	wg.Wait()
+	statuses := concurrentPatches(t, s.Base, key, bodies)
 	wins := 0
 	for i, st := range statuses {
 		switch st {
