@@ -114,7 +114,7 @@ type adminUser struct {
 }
 
 func decodeAdmin(c *fiber.Ctx, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(rawBody(c)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return adminFail(c, fiber.StatusBadRequest, "body must be a JSON object with the documented fields")
@@ -201,7 +201,7 @@ const maxImportErrors = 100
 func handleUserImport(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var res importResult
-		sc := bufio.NewScanner(bytes.NewReader(c.Body()))
+		sc := bufio.NewScanner(bytes.NewReader(rawBody(c)))
 		sc.Buffer(make([]byte, 64<<10), 64<<10)
 		line := 0
 		bad := func(msg string) {
@@ -384,7 +384,7 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 		var in struct {
 			Path string `json:"path"`
 		}
-		if len(bytes.TrimSpace(c.Body())) > 0 {
+		if len(bytes.TrimSpace(rawBody(c))) > 0 {
 			if err := decodeAdmin(c, &in); err != nil {
 				return err
 			}

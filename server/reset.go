@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/metrics"
 	"github.com/safereset/safereset/password"
 )
 
@@ -87,9 +88,17 @@ func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) 
 	return false, nil
 }
 
-// readBody returns the body, or answers ER413 when it is over MaxBodyBytes.
+// rawBody is the body exactly as it arrived. Fiber's c.Body() inflates
+// gzip, deflate and brotli bodies by Content-Encoding with no size limit,
+// so 589 bytes of nested gzip became 256 MiB in memory before any size
+// check; safereset never decompresses (a compressed body is not JSON and
+// counts as every field missing).
+func rawBody(c *fiber.Ctx) []byte { return c.Request().Body() }
+
+// readBody returns the raw body, or ok=false when it is over MaxBodyBytes
+// (the caller answers ER413).
 func readBody(c *fiber.Ctx) ([]byte, bool) {
-	body := c.Body()
+	body := rawBody(c)
 	if len(body) > MaxBodyBytes {
 		return nil, false
 	}
@@ -110,8 +119,10 @@ func checkEmail(f field, codes *safereset.Codes) bool {
 }
 
 // handleRequestToken is POST /api/v1/user/reset-password (SPEC §2.3). The
-// answer is the same 202 whether or not an account has the address, and
-// both paths commit one write transaction so they cost the same.
+// answer is the same 202 whether or not an account has the address: both
+// paths commit one write transaction, and the answer waits for
+// RequestFloor, which hides what still differs (a token and a mail are
+// stored and the mail worker woken only for a known address).
 func handleRequestToken(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := readBody(c)
@@ -225,9 +236,12 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			codes.Add(safereset.ER123)
 		} else {
 			var err error
+			// The normalized (trimmed) address: with the raw string, a
+			// leading space made the local part " alicia" and let
+			// "alicia-…" through. The checker derives the local part.
 			inputs := []string{}
-			if email.isStr && email.str != "" {
-				inputs = append(inputs, email.str, safereset.LocalPart(email.str))
+			if emailKey != "" {
+				inputs = append(inputs, emailKey)
 			}
 			var v safereset.Verdict
 			if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw.str, inputs) }); derr != nil {
@@ -236,16 +250,16 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			switch {
 			case err != nil:
 				// Fail closed: a password that could not be checked is not set.
-				d.Metrics.BreachCheck("error")
+				d.Metrics.BreachCheck(metrics.BreachError)
 				return internalError(c, d.Logger, "reset: breach check", err)
 			case v.Breached:
-				d.Metrics.BreachCheck("breached")
+				d.Metrics.BreachCheck(metrics.BreachBreached)
 				codes.Add(safereset.ER349)
 			case v.Weak:
-				d.Metrics.BreachCheck("weak")
+				d.Metrics.BreachCheck(metrics.BreachWeak)
 				codes.Add(safereset.ER349)
 			default:
-				d.Metrics.BreachCheck("ok")
+				d.Metrics.BreachCheck(metrics.BreachOK)
 			}
 		}
 		// Compared in NFKC form, the form that is hashed; a missing or
@@ -288,10 +302,10 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		if err := sendConfirmation(ctx, d, user); err != nil {
 			d.Logger.Error("reset: confirmation mail failed; password was reset",
 				"request_id", requestIDOf(c), "user_id", user.ID, "error", err.Error())
-			d.Metrics.MailSend(safereset.MailConfirmation, "failed")
+			d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailFailed)
 			return failWith(c, safereset.ER355)
 		}
-		d.Metrics.MailSend(safereset.MailConfirmation, "sent")
+		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailSent)
 		setCodes(c, nil)
 		c.Status(fiber.StatusNoContent)
 		return nil

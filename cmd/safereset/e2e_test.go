@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -138,6 +140,8 @@ func TestReset_FieldRules(t *testing.T) {
 		{"Weak", body(map[string]any{"emailAddress": alice, "password": "aaaaaaaaaa", "passwordVerify": "aaaaaaaaaa", "token": tok}),
 			E(safereset.ER349)},
 		{"ContainsLocalPart", body(map[string]any{"emailAddress": alice, "password": "xQ7!ALICE#kz92", "passwordVerify": "xQ7!ALICE#kz92", "token": tok}),
+			E(safereset.ER349)},
+		{"ContainsLocalPartPaddedEmail", body(map[string]any{"emailAddress": " \t" + alice, "password": "alice-Kx9#qLm2vT", "passwordVerify": "alice-Kx9#qLm2vT", "token": tok}),
 			E(safereset.ER349)},
 		{"Mismatch", body(map[string]any{"emailAddress": alice, "password": strongPW, "passwordVerify": otherPW, "token": tok}),
 			E(safereset.ER350)},
@@ -319,10 +323,31 @@ func TestRequest_FieldRulesAndLimits(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	r := response{resp.StatusCode, resp.Header, body}
-	if r.Status != 413 || !sameCodes(r.Codes(), safereset.ER413) {
-		t.Fatalf("2 MiB body: %d %v", r.Status, r.Codes())
+	if r.Status != 413 || !sameCodes(r.Codes(), safereset.ER413) || r.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("2 MiB body: %d %v %v", r.Status, r.Codes(), r.Header)
 	}
 	checkEnvelopeBytes(t, r.Body)
+
+	// A compressed body is never inflated: 8 KiB of gzip that would
+	// inflate to 8 MiB is just not JSON (every field missing), where an
+	// inflating server answers ER413 after allocating the 8 MiB.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"emailAddress":"a@example.com","pad":"`))
+	zw.Write(make([]byte, 8<<20))
+	zw.Close()
+	req, _ := http.NewRequest("POST", s.Base+"/api/v1/user/reset-password", bytes.NewReader(gz.Bytes()))
+	req.Header.Set("X-Api-Key", key)
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r := (response{resp.StatusCode, resp.Header, body}); r.Status != 400 || !sameCodes(r.Codes(), safereset.ER003) {
+		t.Fatalf("gzip body (%d bytes): %d %v", gz.Len(), r.Status, r.Codes())
+	}
 }
 
 // TestReset_Expiry uses a one-second token lifetime.
