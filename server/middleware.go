@@ -154,6 +154,14 @@ func internalError(c *fiber.Ctx, logger *slog.Logger, msg string, cause error) e
 // shown to the client; causes go to the log.
 func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		// Errors the HTTP layer raises before routing (a body over the hard
+		// cap, an unparsable request) never ran the middleware: give them
+		// a request id too, as every response carries one.
+		if requestIDOf(c) == "" {
+			id := newRequestID()
+			c.Locals(localsRequestID, id)
+			c.Set(fiber.HeaderXRequestID, id)
+		}
 		var fe *fiber.Error
 		if errors.As(err, &fe) {
 			switch fe.Code {
