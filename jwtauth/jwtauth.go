@@ -49,8 +49,9 @@ var (
 	// longer than MaxSubjectLen, not printable UTF-8, or that starts or
 	// ends with a space.
 	ErrInvalidSubject = errors.New("jwtauth: subject must be 1 to 128 printable characters with no leading or trailing space")
-	// ErrInvalidTTL is returned by Issue for a ttl outside [MinTTL, MaxTTL].
-	ErrInvalidTTL = errors.New("jwtauth: ttl must be between 1m and 720h (30 days)")
+	// ErrInvalidTTL is returned by Issue for a ttl outside [MinTTL, MaxTTL]
+	// or above the configured MaxLifetime (tokens the server would refuse).
+	ErrInvalidTTL = errors.New("jwtauth: ttl must be between 1m and 720h (30 days) and within the configured max lifetime")
 	// ErrIssueDisabled is returned by Issue when HS256 is not in the
 	// algorithm allowlist, so there is no service key to sign with.
 	ErrIssueDisabled = errors.New("jwtauth: issuing is disabled because HS256 is not an allowed algorithm")
@@ -551,7 +552,7 @@ func (v *Verifier) Issue(subject string, ttl time.Duration) (string, error) {
 	if !validSubject(subject) {
 		return "", ErrInvalidSubject
 	}
-	if ttl < MinTTL || ttl > MaxTTL {
+	if ttl < MinTTL || ttl > min(MaxTTL, v.maxLife) {
 		return "", fmt.Errorf("%w (got %s)", ErrInvalidTTL, ttl)
 	}
 	var id [16]byte

@@ -50,6 +50,19 @@ func TestVerify_MaxLifetime(t *testing.T) {
 			}
 		})
 	}
+	// Issue never mints a token the verifier would refuse.
+	v, err := jwtauth.New(jwtauth.Config{HS256Secret: secret, MaxLifetime: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Issue("shop", 2*time.Hour); !errors.Is(err, jwtauth.ErrInvalidTTL) {
+		t.Fatalf("Issue above the max lifetime: %v", err)
+	}
+	if tok, err := v.Issue("shop", time.Hour); err != nil {
+		t.Fatal(err)
+	} else if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("token issued at the max lifetime refused: %v", err)
+	}
 	if _, err := jwtauth.New(jwtauth.Config{HS256Secret: secret, MaxLifetime: time.Second}); err == nil {
 		t.Fatal("a max lifetime below MinTTL was accepted")
 	}
