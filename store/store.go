@@ -273,3 +273,12 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 
 // hasPrefix is bytes.HasPrefix, named for cursor loops.
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
+
+// Ping reports whether the database answers a read transaction; it is
+// cheap enough for every readiness probe.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(func(*bolt.Tx) error { return nil })
+}

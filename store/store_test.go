@@ -270,3 +270,15 @@ func TestBackup(t *testing.T) {
 		}
 	})
 }
+
+func TestDB_Ping(t *testing.T) {
+	db, _ := mustOpen(t)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := db.Ping(ctx); err == nil {
+		t.Fatal("Ping with a cancelled context succeeded")
+	}
+}

@@ -331,7 +331,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Ready: func() []string {
 			var reasons []string
-			if _, err := db.CountUsers(context.Background()); err != nil {
+			if err := db.Ping(context.Background()); err != nil {
 				reasons = append(reasons, "database: "+err.Error())
 			}
 			if checker.Info().Bits == 0 {
