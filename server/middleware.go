@@ -196,15 +196,7 @@ func clientIP(c *fiber.Ctx, resolve func(net.IP, []string, []string) net.IP) str
 	peer := c.Context().RemoteIP()
 	ip := peer
 	if resolve != nil {
-		var xff, fwd []string
-		c.Request().Header.VisitAll(func(k, v []byte) {
-			switch strings.ToLower(string(k)) {
-			case "x-forwarded-for":
-				xff = append(xff, string(v))
-			case "forwarded":
-				fwd = append(fwd, string(v))
-			}
-		})
+		xff, fwd := headerValues(c, fiber.HeaderXForwardedFor), headerValues(c, fiber.HeaderForwarded)
 		if r := resolve(peer, xff, fwd); r != nil {
 			ip = r
 		}
