@@ -24,8 +24,18 @@ type Metrics struct {
 	mailSends    *prometheus.CounterVec
 	hashDuration prometheus.Histogram
 	hashInFlight prometheus.Gauge
+	byClient     *prometheus.CounterVec
 	now          func() time.Time
+
+	clientsMu sync.Mutex
+	clients   map[string]struct{} // client label values handed out so far
 }
+
+// MaxClientLabels bounds the client label of safereset_client_requests_total:
+// the first MaxClientLabels distinct clients get their own series, later
+// ones are counted as "other", so an identity provider that mints a subject
+// per user cannot blow up the series count.
+const MaxClientLabels = 100
 
 // Results counted by BreachCheck.
 const (
@@ -93,7 +103,12 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 			Help: "Password hashes being computed or waiting for a slot.",
 		}),
 	}
-	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight)
+	m.byClient = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "safereset_client_requests_total",
+		Help: "Authenticated reset requests by route and client (API key name or JWT subject; at most MaxClientLabels clients, then \"other\").",
+	}, []string{"route", "client"})
+	m.clients = make(map[string]struct{})
+	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Every code exists at 0 from the start, so alerts and dashboards work
@@ -180,6 +195,29 @@ func (m *Metrics) Response(route string, status int, codes []safereset.Code, d t
 		m.responses.WithLabelValues(route, codeLabel(c)).Inc()
 	}
 	m.duration.WithLabelValues(route, statusLabel(status)).Observe(d.Seconds())
+}
+
+// ClientRequest counts one authenticated request of client on route. The
+// client is an operator-controlled name ("apikey:NAME" or "jwt:SUBJECT",
+// both validated printable), never request data, and its label values are
+// capped at MaxClientLabels.
+func (m *Metrics) ClientRequest(route, client string) {
+	if m == nil || client == "" {
+		return
+	}
+	if route != "request" && route != "reset" {
+		route = Other
+	}
+	m.clientsMu.Lock()
+	if _, ok := m.clients[client]; !ok {
+		if len(m.clients) >= MaxClientLabels {
+			client = Other
+		} else {
+			m.clients[client] = struct{}{}
+		}
+	}
+	m.clientsMu.Unlock()
+	m.byClient.WithLabelValues(route, client).Inc()
 }
 
 // RateLimited counts one request rejected by the kind's limit on route. An

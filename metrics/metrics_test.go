@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -477,5 +478,30 @@ func BenchmarkScrape(b *testing.B) {
 		if _, err := reg.Gather(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestClientRequest_Capped: each client gets its own series up to
+// MaxClientLabels, later clients share "other".
+func TestClientRequest_Capped(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Sources{})
+	for i := 0; i < metrics.MaxClientLabels+50; i++ {
+		m.ClientRequest("reset", fmt.Sprintf("jwt:user-%d", i))
+	}
+	m.ClientRequest("reset", "jwt:user-0")
+	m.ClientRequest("request", "apikey:shop")
+	m.ClientRequest("/evil/path", "jwt:user-1")
+	if got := testutil.ToFloat64(m.ClientCounterForTest("reset", "jwt:user-0")); got != 2 {
+		t.Errorf("jwt:user-0 = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.ClientCounterForTest("reset", metrics.Other)); got != 50 {
+		t.Errorf("other = %v, want 50 (clients beyond the cap)", got)
+	}
+	if got := testutil.ToFloat64(m.ClientCounterForTest("request", metrics.Other)); got != 1 {
+		t.Errorf("apikey:shop beyond the cap should count as other, got %v", got)
+	}
+	if n := testutil.CollectAndCount(reg, "safereset_client_requests_total"); n != metrics.MaxClientLabels+3 { // + reset/other, request/other, other/jwt:user-1
+		t.Errorf("%d series, want %d", n, metrics.MaxClientLabels+3)
 	}
 }

@@ -124,6 +124,7 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 		// the security team alerts on.
 		if route == "request" || route == "reset" {
 			m.Response(route, status, codes, d)
+			m.ClientRequest(route, client)
 		}
 		return err
 	}

@@ -178,6 +178,10 @@ func TestBinary_MetricsAndPrometheus(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
+	// The API key's name is the client identity in metrics (issue 4).
+	if !bytes.Contains(body, []byte(`safereset_client_requests_total{client="apikey:metrics",route="reset"}`)) {
+		t.Error("no per-client series for the API key")
+	}
 	// No secret in any label.
 	for _, secret := range []string{alice, key, oldPW, strongPW} {
 		if bytes.Contains(body, []byte(secret)) {
