@@ -712,6 +712,11 @@ func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
 func holdConns(t *testing.T, base string, n int, prefix string) []net.Conn {
 	t.Helper()
 	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		if err != nil {
@@ -743,11 +748,6 @@ func TestSecurity_Slowloris(t *testing.T) {
 	const n = 1000
 	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nX-Api-Key: "+key+"\r\nX-Pad: ")
 	opened := time.Now()
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	start := time.Now()
 	if r := p.post(key, "slow@example.com"); r.Status != 202 {
 		t.Fatalf("POST during the attack: %d", r.Status)
@@ -789,13 +789,8 @@ func TestSecurity_ContentLengthPreallocation(t *testing.T) {
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")
 	const n = 500
-	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+	holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
 		strconv.Itoa(server.HardBodyLimit)+"\r\n\r\n{")
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	// The server reads the heads in its own goroutines: wait for the effect.
 	waitFor(t, func() bool { return procStatus(t, pid, "VmRSS")-before > 0 }, "the server reading the heads")
 	time.Sleep(500 * time.Millisecond) // let the reads settle; this measures memory, not an effect to wait for
@@ -1722,13 +1717,8 @@ func TestSecurity_ConnectionsPerIP(t *testing.T) {
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")
 	const n = 2000
-	conns := holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+	holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
 		strconv.Itoa(server.HardBodyLimit)+"\r\n\r\n{")
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
 	during := procStatus(t, pid, "VmRSS")
 	t.Logf("RSS %d KiB before, %d KiB with %d connections from one address", before, during, n)
@@ -1748,13 +1738,8 @@ func TestSecurity_OpsListenerPreallocation(t *testing.T) {
 	pid := p.cmd.Process.Pid
 	before := procStatus(t, pid, "VmRSS")
 	const n = 50
-	conns := holdConns(t, p.Admin, n, "POST /admin/v1/users/import HTTP/1.1\r\nHost: x\r\nContent-Length: "+
+	holdConns(t, p.Admin, n, "POST /admin/v1/users/import HTTP/1.1\r\nHost: x\r\nContent-Length: "+
 		strconv.Itoa(server.AdminBodyLimit)+"\r\n\r\n{")
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
 	during := procStatus(t, pid, "VmRSS")
 	t.Logf("RSS %d KiB before, %d KiB with %d token-less connections to the ops listener", before, during, n)
