@@ -196,3 +196,39 @@ func TestServe_RefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestCLI_Version(t *testing.T) {
+	out, _, code := cli(t, nil, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "safereset ") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+// TestServe_MailTemplates: --mail-templates overrides the built-in text
+// template; a template without the link or token is refused at start.
+func TestServe_MailTemplates(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "token.txt"), []byte("ACME custom mail for {{.Email}}: {{.Link}}\n"), 0o600)
+	s := startServer(t, "", "--mail-templates", dir)
+	s.addUser(alice, oldPW)
+	key := s.apiKey("tpl")
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	found := false
+	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "outbox"))
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(s.DataDir, "outbox", e.Name()))
+		if strings.Contains(string(b), "ACME custom mail for alice@example.com") && strings.Contains(string(b), tok) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("custom template not used")
+	}
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "token.txt"), []byte("no link here\n"), 0o600)
+	_, errs, code := cli(t, nil, "", "serve", "--data-dir", t.TempDir(), "--addr", freePort(t), "--admin-addr", freePort(t), "--mail-templates", bad)
+	if code == 0 || !strings.Contains(errs, "template") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("template without link: %d %q", code, errs)
+	}
+}
