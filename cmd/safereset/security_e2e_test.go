@@ -730,6 +730,20 @@ func holdConns(t *testing.T, base string, n int, prefix string) []net.Conn {
 	return conns
 }
 
+// rssWhileHeld opens n connections to base that send head and stop, and
+// returns the server's resident memory (KiB) before and while they are
+// held. The heads are read by the server's own goroutines; the pause only
+// lets those reads land before memory is measured.
+func rssWhileHeld(t *testing.T, p *proc, base string, n int, head string) (before, during int64) {
+	t.Helper()
+	pid := p.cmd.Process.Pid
+	before = procStatus(t, pid, "VmRSS")
+	holdConns(t, base, n, head)
+	waitFor(t, func() bool { return procStatus(t, pid, "VmRSS") > before }, "the server reading the heads")
+	time.Sleep(time.Second)
+	return before, procStatus(t, pid, "VmRSS")
+}
+
 // TestSecurity_Slowloris runs the real binary and holds 1000 requests
 // open at once that stop in the middle of their headers. The service must
 // keep answering, stay small, and close them all when the read timeout
@@ -786,15 +800,9 @@ func TestSecurity_Slowloris(t *testing.T) {
 // must stay far below that.
 func TestSecurity_ContentLengthPreallocation(t *testing.T) {
 	p := startBinary(t, "", "--rate-ip", "0")
-	pid := p.cmd.Process.Pid
-	before := procStatus(t, pid, "VmRSS")
 	const n = 500
-	holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+	before, during := rssWhileHeld(t, p, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
 		strconv.Itoa(server.HardBodyLimit)+"\r\n\r\n{")
-	// The server reads the heads in its own goroutines: wait for the effect.
-	waitFor(t, func() bool { return procStatus(t, pid, "VmRSS")-before > 0 }, "the server reading the heads")
-	time.Sleep(500 * time.Millisecond) // let the reads settle; this measures memory, not an effect to wait for
-	during := procStatus(t, pid, "VmRSS")
 	t.Logf("RSS %d KiB before, %d KiB with %d connections that announced %d bytes and sent 1", before, during, n, server.HardBodyLimit)
 	if grow := during - before; grow > 64*1024 {
 		t.Fatalf("RSS grew by %d KiB for %d connections that sent ~%d bytes each", grow, n, 100)
@@ -1717,13 +1725,9 @@ func TestSecurity_LimiterMemory(t *testing.T) {
 func TestSecurity_ConnectionsPerIP(t *testing.T) {
 	// Fixed; this test now guards the fix.
 	p := startBinary(t, "", "--rate-ip", "0")
-	pid := p.cmd.Process.Pid
-	before := procStatus(t, pid, "VmRSS")
 	const n = 2000
-	holdConns(t, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
+	before, during := rssWhileHeld(t, p, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+
 		strconv.Itoa(server.HardBodyLimit)+"\r\n\r\n{")
-	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
-	during := procStatus(t, pid, "VmRSS")
 	t.Logf("RSS %d KiB before, %d KiB with %d connections from one address", before, during, n)
 	if grow := during - before; grow > 64*1024 {
 		t.Fatalf("one address pinned %d KiB with %d connections", grow, n)
@@ -1738,13 +1742,9 @@ func TestSecurity_ConnectionsPerIP(t *testing.T) {
 func TestSecurity_OpsListenerPreallocation(t *testing.T) {
 	// Fixed; this test now guards the fix.
 	p := startBinary(t, "")
-	pid := p.cmd.Process.Pid
-	before := procStatus(t, pid, "VmRSS")
 	const n = 50
-	holdConns(t, p.Admin, n, "POST /admin/v1/users/import HTTP/1.1\r\nHost: x\r\nContent-Length: "+
+	before, during := rssWhileHeld(t, p, p.Admin, n, "POST /admin/v1/users/import HTTP/1.1\r\nHost: x\r\nContent-Length: "+
 		strconv.Itoa(server.AdminBodyLimit)+"\r\n\r\n{")
-	time.Sleep(time.Second) // let the server read the heads; this measures memory, not an effect to wait for
-	during := procStatus(t, pid, "VmRSS")
 	t.Logf("RSS %d KiB before, %d KiB with %d token-less connections to the ops listener", before, during, n)
 	if grow := during - before; grow > 64*1024 {
 		t.Fatalf("%d token-less connections pinned %d KiB", n, grow)
