@@ -143,12 +143,17 @@ func (c *Checker) Check(password string, userInputs []string) (safereset.Verdict
 	if err != nil {
 		return safereset.Verdict{}, err
 	}
-	breached := l.f.ContainsSHA1(sha1.Sum([]byte(password)))
+	breached, err := l.f.Lookup(sha1.Sum([]byte(password)))
 	nfkc := norm.NFKC.String(password)
-	if !breached && nfkc != password {
-		breached = l.f.ContainsSHA1(sha1.Sum([]byte(nfkc)))
+	if err == nil && !breached && nfkc != password {
+		breached, err = l.f.Lookup(sha1.Sum([]byte(nfkc)))
 	}
 	l.f.release()
+	if err != nil {
+		// Fail closed: a password that could not be looked up is neither
+		// breached nor clean.
+		return safereset.Verdict{}, err
+	}
 	if breached {
 		return safereset.Verdict{Breached: true}, nil
 	}
@@ -273,6 +278,18 @@ func (c *Checker) Verify() error {
 	}
 	defer l.f.release()
 	return l.f.Verify()
+}
+
+// Problem reports why checks cannot run on the filter being served (its
+// file changed in place while mapped: ErrFileChanged), or nil. Service is
+// restored by a Reload of a valid file.
+func (c *Checker) Problem() error {
+	l, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer l.f.release()
+	return l.f.check()
 }
 
 // Info describes the loaded filter, for /readyz and metrics.

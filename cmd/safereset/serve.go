@@ -267,7 +267,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Checker.Verify checks the filter being served, even if a reload
 		// swaps it meanwhile.
 		if err := checker.Verify(); err != nil {
-			verifyErr <- fmt.Errorf("breach filter %s: %w", c.breachFilter, err)
+			// A file changed in place is not corrupt at rest: the server
+			// stays up, unready and failing closed, until a reload.
+			if !errors.Is(err, breach.ErrFileChanged) {
+				verifyErr <- fmt.Errorf("breach filter %s: %w", c.breachFilter, err)
+			}
 			return
 		}
 		filterVerified.Store(true)
@@ -324,6 +328,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := checker.Reload(path); err != nil {
 			return checker.Info(), err
 		}
+		filterVerified.Store(true)
 		return checker.Info(), nil
 	}
 	ops := server.Ops{
@@ -336,6 +341,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			if checker.Info().Bits == 0 {
 				reasons = append(reasons, "breach filter not loaded")
+			} else if err := checker.Problem(); err != nil {
+				reasons = append(reasons, err.Error())
 			} else if !filterVerified.Load() {
 				reasons = append(reasons, "breach filter: verifying checksum")
 			}
