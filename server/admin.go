@@ -374,7 +374,7 @@ func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 		if err != nil {
 			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
 		}
-		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", in.Subject, "ttl", ttl.String())
+		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", clientName(d.LabelKey, in.Subject), "ttl", ttl.String())
 		return c.JSON(fiber.Map{"token": tok})
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -47,6 +48,10 @@ type Deps struct {
 	// each listener (0: unlimited). Each can pin up to HardBodyLimit plus
 	// ReadBufferSize for ReadTimeout.
 	MaxConnsPerIP int
+	// LabelKey keys the HMAC that stands in for a JWT subject that is not a
+	// plain name (an email address) on log lines and metric labels; empty:
+	// a random key for this process (labels change on restart).
+	LabelKey []byte
 }
 
 func (d *Deps) defaults() error {
@@ -58,6 +63,12 @@ func (d *Deps) defaults() error {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if len(d.LabelKey) == 0 {
+		d.LabelKey = make([]byte, LabelKeySize)
+		if _, err := rand.Read(d.LabelKey); err != nil {
+			return err
+		}
 	}
 	if d.TokenTTL <= 0 {
 		d.TokenTTL = time.Hour

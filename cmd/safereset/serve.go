@@ -28,6 +28,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/breach"
+	"github.com/safereset/safereset/internal/secretfile"
 	"github.com/safereset/safereset/jwtauth"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/metrics"
@@ -309,11 +310,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
+	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
+	if err != nil {
+		return fmt.Errorf("client label key: %w", err)
+	}
 	deps := server.Deps{
 		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify,
 		Limiter: limiter, ClientIP: clientIPFunc(proxies, c.forwardedHeader), Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: 3, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
-		MaxConnsPerIP: c.maxConnsPerIP,
+		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
 	if verifier != nil {
 		deps.Verifier = verifier
