@@ -75,4 +75,3 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 	})
 }
-
