@@ -61,7 +61,7 @@ for dir in tools/*/; do
 done
 
 gobin=$(go env GOPATH)/bin
-if [ ! -x "$gobin/server" ] || ! "$gobin/server" -version 2>&1 | grep -q 2.5.0; then
+if ! "$gobin/server" -version 2>&1 | grep -q toxiproxy; then
 	echo "install-test-deps: go install toxiproxy server"
 	go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
 fi
