@@ -52,10 +52,21 @@ func (o *Ops) validate() error {
 // and the CLI, not the public contract, so it says what went wrong in words.
 type adminError struct {
 	Error string `json:"error"`
+	// Code is the catalog code where one applies (ER001 for an address
+	// ValidEmail refuses), so scripts need not match on the text.
+	Code safereset.Code `json:"code,omitempty"`
+}
+
+// errBadEmail is newUser's error for an address ValidEmail refuses.
+var errBadEmail = errors.New("emailAddress is not a valid address")
+
+// adminBadEmail answers 400 ER001 for an address ValidEmail refuses.
+func adminBadEmail(c *fiber.Ctx) error {
+	return c.Status(fiber.StatusBadRequest).JSON(adminError{Error: errBadEmail.Error(), Code: safereset.ER001})
 }
 
 func adminFail(c *fiber.Ctx, status int, format string, args ...any) error {
-	return c.Status(status).JSON(adminError{fmt.Sprintf(format, args...)})
+	return c.Status(status).JSON(adminError{Error: fmt.Sprintf(format, args...)})
 }
 
 func recoverAdmin(logger *slog.Logger) fiber.Handler {
@@ -125,7 +136,7 @@ func decodeAdmin(c *fiber.Ctx, v any) error {
 // newUser validates an admin-supplied user and hashes its password.
 func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, error) {
 	if !safereset.ValidEmail(in.EmailAddress) {
-		return safereset.User{}, errors.New("emailAddress is not a valid address")
+		return safereset.User{}, errBadEmail
 	}
 	u := safereset.User{Email: strings.TrimSpace(in.EmailAddress), CreatedAt: d.Now(), PasswordChangedAt: d.Now()}
 	switch {
@@ -158,6 +169,9 @@ func handleUserCreate(d *Deps) fiber.Handler {
 			return err
 		}
 		u, err := newUser(c, d, in)
+		if errors.Is(err, errBadEmail) {
+			return adminBadEmail(c)
+		}
 		if err != nil {
 			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
 		}
@@ -191,8 +205,9 @@ type importResult struct {
 }
 
 type importError struct {
-	Line  int    `json:"line"`
-	Error string `json:"error"`
+	Line  int            `json:"line"`
+	Error string         `json:"error"`
+	Code  safereset.Code `json:"code,omitempty"`
 }
 
 // maxImportErrors bounds the errors listed in an import report.
@@ -204,10 +219,14 @@ func handleUserImport(d *Deps) fiber.Handler {
 		sc := bufio.NewScanner(bytes.NewReader(rawBody(c)))
 		sc.Buffer(make([]byte, 64<<10), 64<<10)
 		line := 0
-		bad := func(msg string) {
+		bad := func(err error) {
 			res.Failed++
 			if len(res.Errors) < maxImportErrors {
-				res.Errors = append(res.Errors, importError{line, msg})
+				e := importError{Line: line, Error: err.Error()}
+				if errors.Is(err, errBadEmail) {
+					e.Code = safereset.ER001
+				}
+				res.Errors = append(res.Errors, e)
 			}
 		}
 		for sc.Scan() {
@@ -220,19 +239,19 @@ func handleUserImport(d *Deps) fiber.Handler {
 			dec := json.NewDecoder(bytes.NewReader(text))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&in); err != nil {
-				bad("not a JSON object with emailAddress and password or passwordHash")
+				bad(errors.New("not a JSON object with emailAddress and password or passwordHash"))
 				continue
 			}
 			u, err := newUser(c, d, in)
 			if err != nil {
-				bad(err.Error())
+				bad(err)
 				continue
 			}
 			switch _, err := d.Store.CreateUser(c.UserContext(), u); {
 			case errors.Is(err, safereset.ErrUserExists):
 				res.Skipped++
 				if len(res.Errors) < maxImportErrors {
-					res.Errors = append(res.Errors, importError{line, "a user with that address already exists"})
+					res.Errors = append(res.Errors, importError{Line: line, Error: "a user with that address already exists"})
 				}
 			case err != nil:
 				return internalAdmin(c, d, "admin: import user", err)
@@ -241,7 +260,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 			}
 		}
 		if err := sc.Err(); err != nil {
-			bad("line too long (over 64 KiB); import stopped here")
+			bad(errors.New("line too long (over 64 KiB); import stopped here"))
 		}
 		d.Logger.Info("users imported", "request_id", requestIDOf(c), "imported", res.Imported, "skipped", res.Skipped, "failed", res.Failed)
 		return c.JSON(res)
@@ -253,6 +272,9 @@ func handleUserVerify(d *Deps) fiber.Handler {
 		var in adminUser
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
+		}
+		if !safereset.ValidEmail(in.EmailAddress) {
+			return adminBadEmail(c)
 		}
 		u, err := d.Store.UserByEmail(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
 		switch {
@@ -274,6 +296,9 @@ func handleUserDelete(d *Deps) fiber.Handler {
 		var in adminUser
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
+		}
+		if !safereset.ValidEmail(in.EmailAddress) {
+			return adminBadEmail(c)
 		}
 		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
 		switch {

@@ -170,12 +170,23 @@ func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
 				if public {
 					return failWith(c, safereset.ER413)
 				}
-				return c.Status(fe.Code).JSON(adminError{"request body is too large"})
+				return c.Status(fe.Code).JSON(adminError{Error: "request body is too large"})
+			}
+			if fe.Code >= 400 && fe.Code < 500 && fe.Code != fiber.StatusNotFound && fe.Code != fiber.StatusMethodNotAllowed && c.Locals(localsRoute) == nil {
+				// A request the HTTP layer refused before routing (an
+				// unparsable head such as Content-Length: -1, headers over
+				// the limit, a read timeout): its body could not be read,
+				// which counts as every field missing (SPEC §2.4). Its head
+				// is not trusted either, so its route is unknown: ER003 is
+				// the code an empty body gets on every route.
+				if public {
+					return failWith(c, safereset.ER003)
+				}
+				return c.Status(fiber.StatusBadRequest).JSON(adminError{Error: "the request could not be read"})
 			}
 			if fe.Code >= 400 && fe.Code < 500 {
-				// Unknown route or method, a request the HTTP layer could
-				// not parse, a read timeout, headers over the limit: not a
-				// documented answer of any route, so a bare status.
+				// Unknown route or method: not a documented answer of any
+				// route, so a bare status.
 				c.Response().ResetBody()
 				c.Status(fe.Code)
 				return nil
@@ -185,7 +196,7 @@ func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
 		if public {
 			return failWith(c, safereset.ER999)
 		}
-		return c.Status(fiber.StatusInternalServerError).JSON(adminError{"internal error; see the server log"})
+		return c.Status(fiber.StatusInternalServerError).JSON(adminError{Error: "internal error; see the server log"})
 	}
 }
 

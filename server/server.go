@@ -124,6 +124,10 @@ func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 		UnescapePath:       false,
 		EnableIPValidation: true,
 		Concurrency:        MaxConnections,
+		// A multipart body is a body like any other (not JSON: every field
+		// missing), answered after authentication; parsed while reading,
+		// a malformed one was refused before any handler ran.
+		DisablePreParseMultipartForm: true,
 	}
 }
 
