@@ -244,7 +244,16 @@ func handleResetPassword(d *Deps) fiber.Handler {
 				inputs = append(inputs, emailKey)
 			}
 			var v safereset.Verdict
-			if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw.str, inputs) }); derr != nil {
+			// The strength estimate (about a millisecond of zxcvbn, in a
+			// hashing slot) runs only for a request carrying the live token
+			// of its address, the only kind that can succeed (SPEC §2.4): a
+			// guess is answered from the cheap rules, outside the slots,
+			// so refusing one costs what a validation error costs. A
+			// request with the live token still gets every code.
+			quick, canQuick := d.Breach.(safereset.QuickChecker)
+			if tokErr != nil && canQuick {
+				v, err = quick.CheckQuick(pw.str, inputs)
+			} else if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw.str, inputs) }); derr != nil {
 				err = derr
 			}
 			switch {
