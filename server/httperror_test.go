@@ -116,7 +116,7 @@ func (failingSender) Send(context.Context, safereset.Message) error {
 // failingFilter is a breach filter whose reload always fails.
 type failingFilter struct{}
 
-func (failingFilter) Reload(string) error         { return fmt.Errorf("breach: open: %w", errPlanted) }
+func (failingFilter) Reload(string) error        { return fmt.Errorf("breach: open: %w", errPlanted) }
 func (failingFilter) Info() safereset.FilterInfo { return safereset.FilterInfo{Elements: 1} }
 
 type tester interface {
