@@ -71,6 +71,11 @@ type OutboxEntry struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	LastError   string    `json:"lastError,omitempty"`
+	// Unreadable is set by a store whose outbox key cannot open the
+	// entry's message (a database restored without its key, or a record
+	// changed on disk): only the scheduling fields and Message.Kind are
+	// filled in. The worker drops such an entry.
+	Unreadable bool `json:"-"`
 }
 
 // Store errors, checked with errors.Is.

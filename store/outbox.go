@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/seal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,7 +27,7 @@ func (db *DB) EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64,
 	var id uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		id, err = enqueue(tx, e)
+		id, err = enqueue(tx, db.box, e)
 		return err
 	})
 	if err != nil {
@@ -58,16 +60,14 @@ func (db *DB) DueMail(ctx context.Context, now time.Time, limit int) ([]saferese
 		if limit > 0 && len(ids) > limit {
 			ids = ids[:limit]
 		}
-		outbox := tx.Bucket([]byte(bucketOutbox))
 		out = make([]safereset.OutboxEntry, 0, len(ids))
 		for _, id := range ids {
-			var e safereset.OutboxEntry
-			ok, err := getJSON(outbox, u64(id), &e)
+			e, err := outboxEntry(tx, db.box, id)
+			if errors.Is(err, safereset.ErrMailNotFound) {
+				return fmt.Errorf("outbox due index points at missing entry %d", id)
+			}
 			if err != nil {
 				return err
-			}
-			if !ok {
-				return fmt.Errorf("outbox due index points at missing entry %d", id)
 			}
 			out = append(out, e)
 		}
@@ -103,12 +103,12 @@ func (db *DB) NextMailAt(ctx context.Context) (time.Time, error) {
 // DeleteMail removes an entry (after delivery, or when it is dropped). It
 // returns safereset.ErrMailNotFound when the entry is already gone.
 func (db *DB) DeleteMail(ctx context.Context, id uint64) error {
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := outboxEntry(tx, id)
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		r, err := outboxRecordOf(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket([]byte(bucketOutboxDue)).Delete(dueKey(e.NextAttempt, id)); err != nil {
+		if err := tx.Bucket([]byte(bucketOutboxDue)).Delete(dueKey(r.NextAttempt, id)); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketOutbox)).Delete(u64(id))
@@ -123,17 +123,18 @@ func (db *DB) DeleteMail(ctx context.Context, id uint64) error {
 // NextAttempt, Attempts and LastError. It returns
 // safereset.ErrMailNotFound when the entry is gone.
 func (db *DB) RescheduleMail(ctx context.Context, id uint64, next time.Time, attempts int, lastErr string) error {
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := outboxEntry(tx, id)
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		r, err := outboxRecordOf(tx, id)
 		if err != nil {
 			return err
 		}
 		due := tx.Bucket([]byte(bucketOutboxDue))
-		if err := due.Delete(dueKey(e.NextAttempt, id)); err != nil {
+		if err := due.Delete(dueKey(r.NextAttempt, id)); err != nil {
 			return err
 		}
-		e.NextAttempt, e.Attempts, e.LastError = next, attempts, lastErr
-		if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), e); err != nil {
+		// The sealed message is kept as it is: rescheduling never opens it.
+		r.NextAttempt, r.Attempts, r.LastError = next, attempts, lastErr
+		if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), r); err != nil {
 			return err
 		}
 		return due.Put(dueKey(next, id), []byte{})
@@ -158,11 +159,11 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 		if k == nil {
 			return nil
 		}
-		var e safereset.OutboxEntry
-		if _, err := getJSON(b, k, &e); err != nil {
+		r, err := decodeRecord(b.Get(k))
+		if err != nil {
 			return err
 		}
-		oldest = e.CreatedAt
+		oldest = r.CreatedAt
 		return nil
 	})
 	if err != nil {
@@ -171,31 +172,41 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 	return depth, oldest, nil
 }
 
-// enqueue stores e under the next outbox ID, with its due index entry.
-func enqueue(tx *bolt.Tx, e safereset.OutboxEntry) (uint64, error) {
+// enqueue stores e, its message sealed, under the next outbox ID, with
+// its due index entry.
+func enqueue(tx *bolt.Tx, box *seal.Box, e safereset.OutboxEntry) (uint64, error) {
 	outbox := tx.Bucket([]byte(bucketOutbox))
 	id, err := outbox.NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	e.ID = id
-	if err := putJSON(outbox, u64(id), e); err != nil {
+	raw, err := sealEntry(box, id, e)
+	if err != nil {
+		return 0, err
+	}
+	if err := outbox.Put(u64(id), raw); err != nil {
 		return 0, err
 	}
 	return id, tx.Bucket([]byte(bucketOutboxDue)).Put(dueKey(e.NextAttempt, id), []byte{})
 }
 
-// outboxEntry loads one entry or returns ErrMailNotFound.
-func outboxEntry(tx *bolt.Tx, id uint64) (safereset.OutboxEntry, error) {
-	var e safereset.OutboxEntry
-	ok, err := getJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), &e)
-	if err != nil {
-		return e, err
+// outboxEntry loads and opens one entry or returns ErrMailNotFound.
+func outboxEntry(tx *bolt.Tx, box *seal.Box, id uint64) (safereset.OutboxEntry, error) {
+	raw := tx.Bucket([]byte(bucketOutbox)).Get(u64(id))
+	if raw == nil {
+		return safereset.OutboxEntry{}, safereset.ErrMailNotFound
 	}
-	if !ok {
-		return e, safereset.ErrMailNotFound
+	return openEntry(box, id, raw)
+}
+
+// outboxRecordOf loads one entry's record, without opening its message,
+// or returns ErrMailNotFound.
+func outboxRecordOf(tx *bolt.Tx, id uint64) (outboxRecord, error) {
+	raw := tx.Bucket([]byte(bucketOutbox)).Get(u64(id))
+	if raw == nil {
+		return outboxRecord{}, safereset.ErrMailNotFound
 	}
-	return e, nil
+	return decodeRecord(raw)
 }
 
 // dueKey is the due index key: NextAttempt then ID.

@@ -246,7 +246,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return errors.New("SAFERESET_ADMIN_TOKEN must be at least 32 characters")
 	}
 
-	db, err := store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second})
+	outboxKey, err := loadOutboxKey(c.dataDir)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey})
 	if err != nil {
 		return err
 	}
