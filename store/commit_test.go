@@ -156,7 +156,7 @@ func TestCommit_OneTransactionForAGroup(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = db.DeleteMail(ctx, ids[i]) }()
+		go func() { defer wg.Done(); errs[i] = db.DeleteMail(ctx, ids[i], 0) }()
 	}
 	waitQueued(t, db, n)
 	release()
@@ -186,7 +186,7 @@ func TestCommit_Close(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteMail(ctx, id); err == nil {
+	if err := db.DeleteMail(ctx, id, 0); err == nil {
 		t.Error("DeleteMail on a closed DB succeeded")
 	}
 	if _, err := db.RequestReset(ctx, "a@example.com", safereset.ResetToken{Hash: hashOf("x"), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken("x")); err == nil {

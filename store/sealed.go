@@ -23,6 +23,7 @@ type outboxRecord struct {
 	Attempts    int                `json:"attempts"`
 	NextAttempt time.Time          `json:"nextAttempt"`
 	LastError   string             `json:"lastError,omitempty"`
+	Claim       uint64             `json:"claim,omitempty"`
 	Sealed      []byte             `json:"sealed"`
 }
 
@@ -36,7 +37,7 @@ func sealEntry(box *seal.Box, id uint64, e safereset.OutboxEntry) ([]byte, error
 	clear(plain)
 	return json.Marshal(outboxRecord{
 		Kind: e.Message.Kind, CreatedAt: e.CreatedAt, NotAfter: e.NotAfter,
-		Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError, Sealed: sealed,
+		Attempts: e.Attempts, NextAttempt: e.NextAttempt, LastError: e.LastError, Claim: e.Claim, Sealed: sealed,
 	})
 }
 
@@ -64,7 +65,7 @@ func openEntry(box *seal.Box, id uint64, raw []byte) (safereset.OutboxEntry, err
 	}
 	e := safereset.OutboxEntry{
 		ID: id, Message: safereset.Message{Kind: r.Kind}, CreatedAt: r.CreatedAt, NotAfter: r.NotAfter,
-		Attempts: r.Attempts, NextAttempt: r.NextAttempt, LastError: r.LastError,
+		Attempts: r.Attempts, NextAttempt: r.NextAttempt, LastError: r.LastError, Claim: r.Claim,
 	}
 	plain, err := box.Open(r.Sealed, u64(id))
 	if err != nil {

@@ -53,7 +53,7 @@ func TestSealed_NoTokenInFile(t *testing.T) {
 		if e.Unreadable || e.Message.Text != "token "+tokens[i] {
 			t.Fatalf("entry %d = %+v, want its token mail", i, e)
 		}
-		if err := db.RescheduleMail(ctx, e.ID, t0.Add(time.Minute), 1, "451 try later"); err != nil {
+		if err := db.RescheduleMail(ctx, e.ID, e.Claim, t0.Add(time.Minute), 1, "451 try later"); err != nil {
 			t.Fatal(err)
 		}
 		if i == n/2 {
@@ -67,7 +67,7 @@ func TestSealed_NoTokenInFile(t *testing.T) {
 		t.Fatalf("after reschedule: %d entries, %+v, %v", len(again), again[0], err)
 	}
 	for _, e := range again {
-		if err := db.DeleteMail(ctx, e.ID); err != nil {
+		if err := db.DeleteMail(ctx, e.ID, e.Claim); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func TestSealed_WrongKey(t *testing.T) {
 	if n, oldest, err := db.OutboxStats(ctx); err != nil || n != 1 || !oldest.Equal(t0) {
 		t.Errorf("OutboxStats = %d, %v, %v", n, oldest, err)
 	}
-	if err := db.DeleteMail(ctx, e.ID); err != nil {
+	if err := db.DeleteMail(ctx, e.ID, e.Claim); err != nil {
 		t.Errorf("DeleteMail of an unreadable entry: %v", err)
 	}
 

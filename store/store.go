@@ -125,7 +125,12 @@ func Open(path string, opts Options) (*DB, error) {
 		if err := initSchema(tx); err != nil {
 			return err
 		}
-		return sealLegacyEntries(tx, box)
+		// Entries an older version stored in clear are sealed before
+		// anything else reads the outbox as sealed records.
+		if err := sealLegacyEntries(tx, box); err != nil {
+			return err
+		}
+		return releaseClaims(tx, opts.Now())
 	})
 	if err != nil {
 		bdb.Close()
