@@ -63,7 +63,11 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second}); err != nil {
+	outboxKey, err := loadOutboxKey(c.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
