@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 )
@@ -19,6 +20,7 @@ func runConfig(ctx context.Context, args []string, getenv func(string) string, s
 // without opening the database, a listener or a key file.
 func runConfigCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, fs := serveFlags(stderr)
+	fs.Init("config check", flag.ContinueOnError)
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
@@ -29,7 +31,7 @@ func runConfigCheck(args []string, getenv func(string) string, stdout, stderr io
 		return exitError{code: 1, msg: err.Error()}
 	}
 	for _, w := range unknownEnv(fs) {
-		fmt.Fprintln(stderr, "safereset: warning: "+w)
+		fmt.Fprintln(stderr, "safereset: config check: warning: "+w)
 	}
 	fmt.Fprintln(stdout, "configuration ok")
 	return nil

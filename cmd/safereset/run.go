@@ -36,6 +36,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
+		_, fs := serveFlags(stderr)
+		if wantsHelp(rest) {
+			printCommandHelp(stdout, fs, true)
+			printServeEnv(stdout)
+			return nil
+		}
+		for _, w := range unknownEnv(fs) {
+			fmt.Fprintln(stderr, "safereset: serve: warning: "+w)
+		}
 		return withPrefix("serve", runServe(ctx, rest, getenv, stderr))
 	case "config":
 		return runConfig(ctx, rest, getenv, stdout, stderr)
@@ -60,6 +69,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "completion":
 		return withPrefix("completion", runCompletion(rest, stdout))
 	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			if isHelp(rest[0]) {
+				fmt.Fprintln(stdout, "usage: safereset version\n\nprint the version")
+				return nil
+			}
+			return usageError("version: takes no arguments")
+		}
 		fmt.Fprintln(stdout, "safereset", versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
@@ -68,6 +84,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	default:
 		return usageError("unknown command %q (run \"safereset help\")", oneLine(cmd))
 	}
+}
+
+// wantsHelp reports whether -h comes among the flags of args (before "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // withPrefix puts the command's name in front of an error message, once,
