@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -235,4 +238,69 @@ func cliEnv(t *testing.T, env map[string]string, args ...string) (string, string
 	}
 	errb.WriteString("safereset: " + oneLine(err.Error()) + "\n")
 	return out.String(), errb.String(), 1
+}
+
+// TestServe_SecretFiles: --admin-token-file replaces the generated token,
+// and --smtp-password-file fills in the password of --smtp-url; a bad file
+// is refused at start in one line that quotes no secret.
+func TestServe_SecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "admin-token")
+	tok := strings.Repeat("k", 40)
+	os.WriteFile(tokFile, []byte(tok+"\n"), 0o600)
+	s := startServerWithToken(t, tokFile)
+	if s.admin("GET", "/admin/v1/apikeys", nil, nil) != 200 {
+		t.Fatal("the token from --admin-token-file is not accepted")
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "admin.token")); err == nil {
+		t.Fatal("admin.token generated although --admin-token-file was given")
+	}
+
+	open := filepath.Join(dir, "open")
+	os.WriteFile(open, []byte(tok), 0o644)
+	pw := filepath.Join(dir, "smtp-pw")
+	os.WriteFile(pw, []byte("hunter2-smtp\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin-token-file", open}, "chmod 600"},
+		{[]string{"--admin-token-file", filepath.Join(dir, "missing")}, "--admin-token-file"},
+		{[]string{"--smtp-url", "smtp://mail.example:25", "--smtp-password-file", pw}, "name the user"},
+		{[]string{"--smtp-url", "smtp://u:inline@mail.example:25", "--smtp-password-file", pw}, "not both"},
+	} {
+		_, errs, code := cli(t, nil, "", append([]string{"serve", "--data-dir", t.TempDir(), "--addr", freePort(t), "--admin-addr", freePort(t)}, tc.args...)...)
+		if code == 0 || !strings.Contains(errs, tc.want) || strings.Count(errs, "\n") != 1 || strings.Contains(errs, "hunter2") || strings.Contains(errs, "inline") {
+			t.Errorf("%v: %d %q", tc.args, code, errs)
+		}
+	}
+	got, err := withSMTPPassword("smtp://user@mail.example:587", pw)
+	if err != nil || got != "smtp://user:hunter2-smtp@mail.example:587" {
+		t.Fatalf("withSMTPPassword: %q %v", got, err)
+	}
+}
+
+// startServerWithToken starts serve with --admin-token-file.
+func startServerWithToken(t *testing.T, tokFile string) *testServer {
+	t.Helper()
+	dataDir := t.TempDir()
+	pub, ops := freePort(t), freePort(t)
+	args := append([]string{"safereset", "serve", "--addr", pub, "--admin-addr", ops, "--data-dir", dataDir, "--admin-token-file", tokFile}, fastArgs...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{t: t, Base: "http://" + pub, Admin: "http://" + ops, DataDir: dataDir, Log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, s.Log)
+	}()
+	t.Cleanup(s.Stop)
+	b, _ := os.ReadFile(tokFile)
+	s.Token = strings.TrimSpace(string(b))
+	waitFor(t, func() bool {
+		resp, err := http.Get(s.Admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "readyz")
+	return s
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/breach"
+	"github.com/safereset/safereset/internal/secretfile"
 	"github.com/safereset/safereset/jwtauth"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/metrics"
@@ -150,6 +151,16 @@ func setMemoryLimit(c *serveConfig, getenv func(string) string) {
 
 func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 	token := getenv("SAFERESET_ADMIN_TOKEN")
+	if c.adminTokenFile != "" {
+		b, err := secretfile.Read(c.adminTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--admin-token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); len(token) < 32 {
+			return "", fmt.Errorf("--admin-token-file %s holds fewer than 32 characters", c.adminTokenFile)
+		}
+		return token, nil
+	}
 	if token == "" {
 		t, err := loadOrCreateSecretFile(filepath.Join(c.dataDir, "admin.token"), 32)
 		if err != nil {
@@ -165,7 +176,11 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 
 func newSender(c *serveConfig, now func() time.Time) (safereset.Sender, error) {
 	if c.smtpURL != "" {
-		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: c.smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
+		smtpURL, err := withSMTPPassword(c.smtpURL, c.smtpPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
