@@ -304,3 +304,10 @@ func startServerWithToken(t *testing.T, tokFile string) *testServer {
 	}, "readyz")
 	return s
 }
+
+func TestSplitSecrets(t *testing.T) {
+	first, prev := splitSecrets([]byte("  new-key-line \n\nold-key-1\r\nold-key-2\n"))
+	if string(first) != "new-key-line" || len(prev) != 2 || string(prev[0]) != "old-key-1" || string(prev[1]) != "old-key-2" {
+		t.Fatalf("first %q, previous %q", first, prev)
+	}
+}

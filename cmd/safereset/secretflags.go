@@ -35,3 +35,22 @@ func withSMTPPassword(rawURL, passwordFile string) (string, error) {
 	u.User = url.UserPassword(u.User.Username(), pw)
 	return u.String(), nil
 }
+
+// splitSecrets reads a --jwt-secret-file: one secret a line, the first
+// signs and every one verifies, so a rotation puts the new key on top and
+// drops the old line once tokens signed with it have expired. Blank lines
+// and surrounding spaces are ignored.
+func splitSecrets(b []byte) (first []byte, previous [][]byte) {
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if first == nil {
+			first = []byte(line)
+			continue
+		}
+		previous = append(previous, []byte(line))
+	}
+	return first, previous
+}

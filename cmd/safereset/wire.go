@@ -316,7 +316,7 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 		if err != nil {
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
-		cfg.HS256Secret = []byte(strings.TrimSpace(string(b)))
+		cfg.HS256Secret, cfg.HS256Previous = splitSecrets(b)
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
