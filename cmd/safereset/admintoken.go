@@ -32,9 +32,9 @@ func runAdminToken(ctx context.Context, args []string, getenv func(string) strin
 }
 
 // runAdminTokenRotate replaces <data-dir>/admin.token atomically. The
-// running server re-reads it on SIGHUP; until then the old token keeps
-// working, so a script can rotate, signal, and switch over without a
-// window where neither works.
+// running server keeps the token it read at start until it restarts; the
+// public API does not depend on the admin token, so the restart only
+// pauses the admin API.
 func runAdminTokenRotate(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("admin-token rotate", stderr)
 	dataDir := fs.String("data-dir", "./safereset-data", "data dir of the server whose admin.token to replace")
@@ -55,6 +55,6 @@ func runAdminTokenRotate(args []string, getenv func(string) string, stdout, stde
 	if err := secretfile.Write(path, tok); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote a new admin token to %s; send the server SIGHUP (or restart it) to switch to it\n", path)
+	fmt.Fprintf(stdout, "wrote a new admin token to %s; restart the server to switch to it\n", path)
 	return nil
 }
