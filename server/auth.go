@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -81,7 +82,7 @@ func authenticate(d *Deps) fiber.Handler {
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
 			if err != nil {
-				return internalError(c, d.Logger, "auth: look up api key", err)
+				return internal(fmt.Errorf("auth: look up api key: %w", err))
 			}
 			if code != "" {
 				codes.Add(code)
@@ -95,7 +96,7 @@ func authenticate(d *Deps) fiber.Handler {
 			codes.Add(safereset.ER802)
 			codes.Add(safereset.ER806)
 		}
-		return fail(c, codes)
+		return fail(codes)
 	}
 }
 
