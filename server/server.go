@@ -45,9 +45,10 @@ type Deps struct {
 	// store takes to answer, so that known and unknown addresses cannot be
 	// told apart by timing (0 disables).
 	RequestFloor time.Duration
-	// MaxConnsPerIP bounds the open connections from one client address on
-	// each listener (0: unlimited). Each can pin up to HardBodyLimit plus
-	// ReadBufferSize for ReadTimeout.
+	// MaxConnsPerIP bounds the open connections from one client on each
+	// listener that Server.Listen binds: an IPv4 address, an IPv6 /64
+	// (0: unlimited). Each can pin up to HardBodyLimit plus ReadBufferSize
+	// for ReadTimeout.
 	MaxConnsPerIP int
 	// LabelKey keys the HMAC that stands in for a JWT subject that is not a
 	// plain name (an email address) on log lines and metric labels; empty:
@@ -138,6 +139,7 @@ type Server struct {
 	public, ops *fiber.App
 	publicAddr  net.Addr
 	opsAddr     net.Addr
+	maxConns    int // per client on each listener (capConns)
 	errc        chan error
 }
 
@@ -151,7 +153,7 @@ func New(d Deps, o Ops) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{public: public, ops: ops, errc: make(chan error, 2)}, nil
+	return &Server{public: public, ops: ops, maxConns: d.MaxConnsPerIP, errc: make(chan error, 2)}, nil
 }
 
 // Listen binds addr (public API) and adminAddr (ops) and serves both in
@@ -172,8 +174,8 @@ func (s *Server) Listen(addr, adminAddr string) error {
 			s.errc <- fmt.Errorf("%s listener: %w", name, err)
 		}
 	}
-	go serve(s.public, publicLn, "public")
-	go serve(s.ops, opsLn, "ops")
+	go serve(s.public, capConns(publicLn, s.maxConns), "public")
+	go serve(s.ops, capConns(opsLn, s.maxConns), "ops")
 	return nil
 }
 
