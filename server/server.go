@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/clientip"
 	"github.com/safereset/safereset/metrics"
 	"github.com/safereset/safereset/password"
 )
@@ -29,9 +30,9 @@ type Deps struct {
 	Verifier safereset.TokenVerifier
 	// Limiter applies rate limits; nil disables them.
 	Limiter safereset.Limiter
-	// ClientIP derives the client address from the peer and forwarding
-	// headers; nil uses the peer address.
-	ClientIP func(peer net.IP, xForwardedFor, forwarded []string) net.IP
+	// ClientIP derives the client address from the peer and its
+	// forwarding header; the zero Resolver uses the peer address.
+	ClientIP clientip.Resolver
 	Hasher   *password.Hasher
 	Metrics  *metrics.Metrics // nil ok
 	Logger   *slog.Logger
