@@ -143,6 +143,9 @@ type importResult struct {
 type importError struct {
 	Line  int    `json:"line"`
 	Error string `json:"error"`
+	// Skipped marks a line left out on purpose (the user exists), not a
+	// failure.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // maxImportErrors bounds the errors listed in an import report.
@@ -157,7 +160,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 		bad := func(msg string) {
 			res.Failed++
 			if len(res.Errors) < maxImportErrors {
-				res.Errors = append(res.Errors, importError{line, msg})
+				res.Errors = append(res.Errors, importError{Line: line, Error: msg})
 			}
 		}
 		for sc.Scan() {
@@ -170,7 +173,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 			dec := json.NewDecoder(bytes.NewReader(text))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&in); err != nil {
-				bad("not a JSON object with emailAddress and password or passwordHash")
+				bad(importDecodeProblem(err))
 				continue
 			}
 			u, herr := newUser(c, d, in)
@@ -189,7 +192,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 			case errors.Is(err, safereset.ErrUserExists):
 				res.Skipped++
 				if len(res.Errors) < maxImportErrors {
-					res.Errors = append(res.Errors, importError{line, "a user with that address already exists"})
+					res.Errors = append(res.Errors, importError{Line: line, Error: "a user with that address already exists", Skipped: true})
 				}
 			case err != nil:
 				return internal(fmt.Errorf("admin: import user: %w", err))

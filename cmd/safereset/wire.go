@@ -62,7 +62,11 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second}); err != nil {
+	outboxKey, err := loadOutboxKey(c.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
@@ -150,6 +154,16 @@ func setMemoryLimit(c *serveConfig, getenv func(string) string) {
 
 func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 	token := getenv("SAFERESET_ADMIN_TOKEN")
+	if c.adminTokenFile != "" {
+		b, err := secretfile.Read(c.adminTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--admin-token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); len(token) < 32 {
+			return "", fmt.Errorf("--admin-token-file %s holds fewer than 32 characters", c.adminTokenFile)
+		}
+		return token, nil
+	}
 	if token == "" {
 		t, err := loadAdminToken(filepath.Join(c.dataDir, "admin.token"))
 		if err != nil {
@@ -165,7 +179,11 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 
 func newSender(c *serveConfig, now func() time.Time) (safereset.Sender, error) {
 	if c.smtpURL != "" {
-		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: c.smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
+		smtpURL, err := withSMTPPassword(c.smtpURL, c.smtpPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
@@ -275,7 +293,7 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 		if err != nil {
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
-		cfg.HS256Secret = []byte(strings.TrimSpace(string(b)))
+		cfg.HS256Secret, cfg.HS256Previous = splitSecrets(b)
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
