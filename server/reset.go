@@ -31,7 +31,7 @@ const (
 
 // rawBody is the body exactly as it arrived. Fiber's c.Body() inflates
 // gzip, deflate and brotli bodies by Content-Encoding with no size limit,
-// so 589 bytes of nested gzip became 256 MiB in memory before any size
+// so a few hundred bytes of nested gzip could fill memory before any size
 // check; safereset never decompresses (a compressed body is not JSON and
 // counts as every field missing).
 func rawBody(c *fiber.Ctx) []byte { return c.Request().Body() }

@@ -16,7 +16,6 @@ func NewPublic(d Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(HardBodyLimit, publicErrors(d.Logger)))
-	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic())
 
 	const reset = "/api/v1/user/reset-password"
@@ -36,7 +35,6 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(AdminBodyLimit, adminErrors(d.Logger)))
-	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, nil), recoverPanic())
 
 	app.Get("/healthz", withRoute(safereset.RouteHealthz), handleHealthz())

@@ -218,8 +218,7 @@ func (s *testServer) breachInfo() string {
 }
 
 // TestSecurity_BreachReloadFIFO: a named pipe as the reload path must be
-// refused, not wait forever for a writer. (Found by this test; fixed in
-// 7d914d3.)
+// refused, not wait forever for a writer.
 func TestSecurity_BreachReloadFIFO(t *testing.T) {
 	s := startServer(t, "")
 	fifo := filepath.Join(t.TempDir(), "fifo")

@@ -73,10 +73,10 @@ func measurePostTiming(t *testing.T, n int, pause time.Duration) postTiming {
 
 // TestSecurity_PostEnumerationTiming measures POST for a known and an
 // unknown address, 150 each, interleaved in random order and 5 ms apart
-// (an attacker probing one address spaces requests out). Before 23c212a a
-// known address answered in about twice the time (client medians ~1.3 ms
-// vs ~0.65 ms): account enumeration by timing. Since then both answer no
-// sooner than the 25 ms floor; the medians must stay within 15%.
+// (an attacker probing one address spaces requests out). A known address
+// does more work than an unknown one, which would enumerate accounts by
+// timing; both answer no sooner than the 25 ms floor, and the medians must
+// stay within 15%.
 func TestSecurity_PostEnumerationTiming(t *testing.T) {
 	p := measurePostTiming(t, 150, 5*time.Millisecond)
 	t.Logf("POST timing over 150 each, 5 ms apart: %v", p)

@@ -110,9 +110,8 @@ func TestSecurity_TokenBruteForceLimited(t *testing.T) {
 
 // TestSecurity_ResetLockoutByThirdParty: anybody who knows an address can
 // spend its PATCH budget with garbage tokens; the owner holding a valid
-// token must still be able to reset. (Found by this test: the bucket was
-// charged before the token was checked; fixed in 23c212a.) Guesses past
-// the limit are still refused.
+// token must still be able to reset, so the token is checked before the
+// bucket is charged. Guesses past the limit are still refused.
 func TestSecurity_ResetLockoutByThirdParty(t *testing.T) {
 	s := startServer(t, "", "--rate-ip", "0")
 	s.addUser(alice, oldPW)

@@ -110,10 +110,8 @@ func TestSecurity_Slowloris(t *testing.T) {
 // TestSecurity_ContentLengthPreallocation: a request that announces a
 // body of server.HardBodyLimit bytes and sends none of it makes the
 // server allocate the whole buffer up front, before authentication and the
-// per-IP limit, for as long as the read timeout. (Found by this test: at
-// the old 1 MiB cap, 500 connections of ~100 bytes each grew the server by
-// ~520 MiB; the cap is 64 KiB since 23c212a.) The cost per connection
-// must stay far below that.
+// per-IP limit, for as long as the read timeout. The cap keeps the cost
+// per connection small; the test measures it.
 func TestSecurity_ContentLengthPreallocation(t *testing.T) {
 	p := startBinary(t, "", "--rate-ip", "0")
 	const n = 500
@@ -345,8 +343,7 @@ const (
 // TestSecurity_ImportedHashCost: imported hashes whose verification would
 // cost far more than the service's own (bcrypt cost 31, argon2id 4 GiB ×
 // 100 passes) are refused, so `user verify` cannot pin the hashing slots
-// that every PATCH needs. (Found by this test: both were imported and one
-// verify blocked every reset; fixed in 6db7022.) When a bomb is imported
+// that every PATCH needs. When a bomb is imported
 // anyway, the test goes on to show the damage.
 func TestSecurity_ImportedHashCost(t *testing.T) {
 	p := startBinary(t, "", "--hash-concurrency", "1", "--rate-ip", "0")
@@ -455,10 +452,9 @@ func TestSecurity_LimiterMemory(t *testing.T) {
 
 // TestSecurity_ConnectionsPerIP: one client address holding 2000
 // connections that each announce a body of the cap and send one byte
-// should not be able to pin ~64 KiB each: a per-IP connection cap
-// (fasthttp's MaxConnsPerIP) or a streamed body would bound it.
+// cannot pin ~64 KiB each: the per-client connection cap
+// (--max-conns-per-ip, counted per clientip.Key) turns the excess away.
 func TestSecurity_ConnectionsPerIP(t *testing.T) {
-	// Fixed; this test now guards the fix.
 	p := startBinary(t, "", "--rate-ip", "0")
 	const n = 2000
 	before, during := rssWhileHeld(t, p, p.Base, n, "POST "+resetPath+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+

@@ -213,8 +213,7 @@ func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
 
 // TestSecurity_WeakPasswordDisguised: a weak password written in
 // compatibility characters (fullwidth "ａａａａａａａａａａ") is stored in its NFKC
-// form ("aaaaaaaaaa"), so it must be judged in that form too. (Found by
-// this test; fixed in 7d914d3.)
+// form ("aaaaaaaaaa"), so it must be judged in that form too.
 func TestSecurity_WeakPasswordDisguised(t *testing.T) {
 	s := startServer(t, "", "--rate-reset-email", "0", "--rate-ip", "0")
 	s.addUser(alice, oldPW)
@@ -235,8 +234,8 @@ func TestSecurity_WeakPasswordDisguised(t *testing.T) {
 }
 
 // TestSecurity_WeakNonLatinRepeats: one character repeated is weak in any
-// script, as it is in ASCII ("aaaaaaaaaa" is ER349). (Found by this test:
-// zxcvbn-go rated them strong; fixed in 7d914d3.)
+// script, as it is in ASCII ("aaaaaaaaaa" is ER349); zxcvbn alone rates
+// such repeats strong.
 func TestSecurity_WeakNonLatinRepeats(t *testing.T) {
 	s := startServer(t, "", "--rate-reset-email", "0", "--rate-ip", "0")
 	s.addUser(alice, oldPW)

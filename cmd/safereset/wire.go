@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,7 +163,7 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 		return token, nil
 	}
 	if token == "" {
-		t, err := loadAdminToken(filepath.Join(c.dataDir, "admin.token"))
+		t, err := loadAdminToken(filepath.Join(c.dataDir, adminTokenFile))
 		if err != nil {
 			return "", fmt.Errorf("admin token: %w", err)
 		}
@@ -234,13 +232,7 @@ func (v *verifiedChecker) Ping(context.Context) error {
 // bytes as hex, mode 0600) when it does not exist. The CLI reads the same
 // file to talk to the admin API.
 func loadAdminToken(path string) (string, error) {
-	b, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		return []byte(hex.EncodeToString(raw) + "\n"), nil
-	})
+	b, err := secretfile.LoadOrCreate(path, newAdminToken)
 	if err != nil {
 		return "", err
 	}
