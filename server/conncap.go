@@ -2,63 +2,45 @@ package server
 
 import (
 	"net"
-	"net/netip"
 	"sync"
+	"time"
+
+	"github.com/safereset/safereset/clientip"
 )
 
-// capListener bounds the open connections per client on one listener: an
-// IPv4 client per address, an IPv6 client per /64, the block one
-// subscriber usually holds (the rate limiter counts alike). Counting exact
-// IPv6 addresses let 40 addresses of one /64 hold 10,000 connections.
-// A connection over the cap is closed as soon as it is accepted, before
-// anything is read from it.
+// capListener accepts at most max open connections per client, counted
+// under clientip.Key of the peer (IPv6 per /64, like the rate limiter), so
+// rotating addresses inside one subscriber's block gives no new
+// connections. A connection over the cap is answered 429 and closed.
 type capListener struct {
 	net.Listener
 	max int
 
 	mu   sync.Mutex
-	open map[netip.Addr]int
+	open map[string]int
 }
 
-// capConns wraps ln with a cap of max open connections per client; max 0
-// is no cap.
-func capConns(ln net.Listener, max int) net.Listener {
+func newCapListener(ln net.Listener, max int) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &capListener{Listener: ln, max: max, open: make(map[netip.Addr]int)}
+	return &capListener{Listener: ln, max: max, open: make(map[string]int)}
 }
 
-// clientKey is the address a connection counts under: IPv4 (also when
-// mapped into IPv6) as itself, IPv6 as its /64 prefix.
-func clientKey(a net.Addr) netip.Addr {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		return ip
-	}
-	p, err := ip.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.Addr()
-}
+// tooManyConns is the whole answer to a connection over the cap.
+const tooManyConns = "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-// Accept returns the next connection whose client is under the cap.
 func (l *capListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		key := clientKey(c.RemoteAddr())
+		key := peerKey(c)
 		l.mu.Lock()
 		if l.open[key] >= l.max {
 			l.mu.Unlock()
-			c.Close()
+			go refuse(c)
 			continue
 		}
 		l.open[key]++
@@ -67,7 +49,7 @@ func (l *capListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *capListener) done(key netip.Addr) {
+func (l *capListener) release(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open[key]--; l.open[key] <= 0 {
@@ -75,16 +57,28 @@ func (l *capListener) done(key netip.Addr) {
 	}
 }
 
-// cappedConn gives its client's slot back when it is closed.
+func refuse(c net.Conn) {
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write([]byte(tooManyConns))
+	_ = c.Close()
+}
+
+func peerKey(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return clientip.Key(a.IP.String())
+	}
+	return c.RemoteAddr().String()
+}
+
+// cappedConn gives its slot back when it is closed, once.
 type cappedConn struct {
 	net.Conn
 	l    *capListener
-	key  netip.Addr
+	key  string
 	once sync.Once
 }
 
 func (c *cappedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.l.done(c.key) })
-	return err
+	c.once.Do(func() { c.l.release(c.key) })
+	return c.Conn.Close()
 }
