@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,15 +33,13 @@ func badEmail() *HTTPError {
 }
 
 // adminAuth checks the admin bearer token in constant time.
-func adminAuth(token string) fiber.Handler {
-	want := sha256.Sum256([]byte(token))
+func adminAuth(tokens *AdminTokens) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		got, ok := bearerToken(h)
 		// Stricter than client JWTs: exactly one space after the scheme.
 		ok = ok && len(h) == len("Bearer ")+len(got)
-		gotSum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
+		if !tokens.Valid(got) || !ok {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
 			return adminFail(fiber.StatusUnauthorized, "admin token missing or wrong")
 		}

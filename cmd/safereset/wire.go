@@ -31,6 +31,9 @@ type service struct {
 	worker  *mail.Worker
 	srv     *server.Server
 	closers []func() error
+
+	adminTokens *server.AdminTokens
+	adminSource adminTokenSource
 }
 
 // Close releases what wire opened, last opened first.
@@ -58,6 +61,10 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 
 	adminToken, err := adminToken(c, getenv)
 	if err != nil {
+		return nil, err
+	}
+	s.adminSource = newAdminTokenSource(c, getenv)
+	if s.adminTokens, err = server.NewAdminTokens(adminToken, now); err != nil {
 		return nil, err
 	}
 	outboxKey, err := loadOutboxKey(c.dataDir)
@@ -113,8 +120,9 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
 	ops := server.Ops{
-		AdminToken: adminToken,
-		Metrics:    m.Handler(),
+		AdminTokens:      s.adminTokens,
+		RotateAdminToken: s.adminSource.rotate,
+		Metrics:          m.Handler(),
 		Ready: []server.Pinger{
 			server.PingerFunc(func(ctx context.Context) error {
 				if err := s.db.Ping(ctx); err != nil {
