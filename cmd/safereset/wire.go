@@ -97,7 +97,10 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, err
 	}
 
+	// The readiness checks are built below; the gauge asks them on scrape.
+	var ready []server.Pinger
 	m := metrics.New(metrics.Sources{
+		Ready:  func() bool { return pingAll(ready) },
 		Filter: s.checker.Info,
 		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
 		Now:    now,
@@ -119,27 +122,28 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
+	ready = []server.Pinger{
+		server.PingerFunc(func(ctx context.Context) error {
+			if err := s.db.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			return nil
+		}),
+		s.checker,
+		server.PingerFunc(func(context.Context) error {
+			if !s.worker.Alive() {
+				return errors.New("outbox worker not running")
+			}
+			return nil
+		}),
+	}
 	ops := server.Ops{
 		AdminTokens:      s.adminTokens,
 		RotateAdminToken: s.adminSource.rotate,
 		Metrics:          m.Handler(),
-		Ready: []server.Pinger{
-			server.PingerFunc(func(ctx context.Context) error {
-				if err := s.db.Ping(ctx); err != nil {
-					return fmt.Errorf("database: %w", err)
-				}
-				return nil
-			}),
-			s.checker,
-			server.PingerFunc(func(context.Context) error {
-				if !s.worker.Alive() {
-					return errors.New("outbox worker not running")
-				}
-				return nil
-			}),
-		},
-		Breach:   s.checker,
-		IssueJWT: verifier.Issue,
+		Ready:            ready,
+		Breach:           s.checker,
+		IssueJWT:         verifier.Issue,
 	}
 	if s.srv, err = server.New(deps, ops); err != nil {
 		return nil, err
@@ -333,4 +337,16 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
 	return v, nil
+}
+
+// pingAll reports whether every readiness check passes, as /readyz decides.
+func pingAll(checks []server.Pinger) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, p := range checks {
+		if p.Ping(ctx) != nil {
+			return false
+		}
+	}
+	return true
 }
