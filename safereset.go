@@ -90,6 +90,9 @@ var (
 	ErrTokenExpired = errors.New("reset token expired")
 	// ErrAPIKeyNotFound is returned when no API key matches.
 	ErrAPIKeyNotFound = errors.New("api key not found")
+	// ErrAPIKeyExists is returned when creating an API key whose ID or hash
+	// is already stored.
+	ErrAPIKeyExists = errors.New("api key already exists")
 	// ErrMailNotFound is returned when an outbox entry no longer exists.
 	ErrMailNotFound = errors.New("outbox entry not found")
 	// ErrMailClaimLost is returned by DeleteMail and RescheduleMail when the

@@ -16,10 +16,10 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // mustOpen migrates a new database and opens it with the clock now.
 func mustOpen(t *testing.T, now func() time.Time) *postgres.DB {
 	t.Helper()
-	url := pgtest.New(t)
-	if _, err := postgres.Migrate(context.Background(), url); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	url := pgtest.NewFromTemplate(t, func(url string) error {
+		_, err := postgres.Migrate(context.Background(), url)
+		return err
+	})
 	db, err := postgres.Open(context.Background(), url, postgres.Options{Now: now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
