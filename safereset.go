@@ -242,3 +242,13 @@ type LimitResult struct {
 type Limiter interface {
 	Take(ctx context.Context, route LimitRoute, kind LimitKind, key string) (LimitResult, error)
 }
+
+// Dump is everything a store holds, for `safereset store copy` between
+// engines. Outbox entries carry their messages in clear: a dump lives only
+// in memory, and each engine seals what it stores.
+type Dump struct {
+	Users   []User
+	Tokens  []ResetToken
+	APIKeys []APIKey
+	Outbox  []OutboxEntry
+}

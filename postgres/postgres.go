@@ -206,6 +206,10 @@ func (db *DB) Backup(context.Context, io.Writer) (int64, error) {
 	return 0, ErrBackupUnsupported
 }
 
+// BackupSupported reports false: the admin API tells the operator to use
+// pg_dump.
+func (db *DB) BackupSupported() bool { return false }
+
 // Close closes every connection.
 func (db *DB) Close() error {
 	db.pool.Close()

@@ -43,6 +43,8 @@ commands:
   jwt issue --subject NAME       mint a client JWT (--ttl 1h)
   breach build|check|info        build, query and inspect breach filters
   backup OUT                     write a hot backup of the database to OUT
+  migrate                        apply the PostgreSQL schema migrations (--database-url)
+  store copy --from A --to B     copy everything between a bbolt file and PostgreSQL (offline)
   version                        print the version
 
 Run "safereset <command> -h" for the flags of a command.`
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	case "backup":
 		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "store":
+		return runStore(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "safereset", versionString())
 		return nil

@@ -23,12 +23,11 @@ import (
 	"github.com/safereset/safereset/password"
 	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/server"
-	"github.com/safereset/safereset/store"
 )
 
 // service is every long-lived part of `safereset serve`, each built once.
 type service struct {
-	db      *store.DB
+	db      engine
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
@@ -62,7 +61,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second}); err != nil {
+	if s.db, err = openEngine(c); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
@@ -79,11 +78,11 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, clientIP, err := newLimiter(c)
+	limiter, clientIP, err := newLimiter(c, s.db)
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := newVerifier(c, now)
+	verifier, err := newVerifier(c, now, s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +97,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
-		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
+		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	deps := server.Deps{
 		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
@@ -263,12 +262,12 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
+func newLimiter(c *serveConfig, db engine) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
 	proxies, err := ratelimit.ParseTrustedProxies(c.trustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	secret, err := ratelimit.LoadOrCreateSecret(c.dataDir)
+	secret, err := sharedKey(db, "ratelimit-hmac", ratelimit.MinSecretLen, func() ([]byte, error) { return ratelimit.LoadOrCreateSecret(c.dataDir) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("rate limit secret: %w", err)
 	}
@@ -291,7 +290,7 @@ func clientIPFunc(p ratelimit.Proxies, header string) func(net.IP, []string, []s
 	return func(peer net.IP, xff, _ []string) net.IP { return p.ClientIP(peer, xff, nil) }
 }
 
-func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
+func newVerifier(c *serveConfig, now func() time.Time, db engine) (*jwtauth.Verifier, error) {
 	cfg := jwtauth.Config{
 		DataDir: c.dataDir, PublicKeyFile: c.jwtPublicKeys, JWKSFile: c.jwtJWKS,
 		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, MaxLifetime: c.jwtMaxLifetime, Now: now,
@@ -302,6 +301,13 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
 		cfg.HS256Secret = []byte(strings.TrimSpace(string(b)))
+	} else if sharesKeys(db) && (c.jwtAlgorithms == "" || strings.Contains(strings.ToUpper(c.jwtAlgorithms), jwtauth.AlgHS256)) {
+		// Every replica must verify what any replica issued.
+		secret, err := sharedKey(db, "jwt-hs256", jwtauth.SecretSize, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		cfg.HS256Secret = secret
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
