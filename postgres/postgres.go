@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +52,8 @@ type DB struct {
 	pool   *pgxpool.Pool
 	now    func() time.Time
 	outbox *seal.Box
+	// sweeps counts rate-limit takes between sweeps of ended windows.
+	sweeps atomic.Uint64
 }
 
 var _ safereset.Store = (*DB)(nil)

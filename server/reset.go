@@ -29,6 +29,17 @@ const (
 	fieldToken    = "token"
 )
 
+// limiterFailed answers a request whose limit could not be counted (the
+// limiter's store is down): refused, never let through unlimited. A token
+// request gets ER354 as when the database is down, a reset ER999.
+func limiterFailed(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, msg string, cause error) error {
+	if route == safereset.RouteRequest {
+		d.Logger.Error(msg, "request_id", requestIDOf(c), "route", routeOf(c), "error", cause.Error())
+		return failWith(c, safereset.ER354)
+	}
+	return internalError(c, d.Logger, msg, cause)
+}
+
 // limitIP applies the per-IP limit of route; it runs before authentication.
 func limitIP(d *Deps, route safereset.LimitRoute) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -38,7 +49,7 @@ func limitIP(d *Deps, route safereset.LimitRoute) fiber.Handler {
 		}
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitIP, ip)
 		if err != nil {
-			return internalError(c, d.Logger, "ratelimit: ip", err)
+			return limiterFailed(c, d, route, "ratelimit: ip", err)
 		}
 		ls := limitsOf(c)
 		ls.add(res)
@@ -76,7 +87,7 @@ func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) 
 	if d.Limiter != nil && email.ok() && safereset.ValidEmail(email.str) {
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email.str)
 		if err != nil {
-			return true, internalError(c, d.Logger, "ratelimit: email", err)
+			return true, limiterFailed(c, d, route, "ratelimit: email", err)
 		}
 		ls.add(res)
 		if res.Reached {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/postgres"
+	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/store"
 )
 
@@ -66,4 +67,25 @@ func sharedKey(db engine, name string, size int, fromFile func() ([]byte, error)
 		_, err := rand.Read(b)
 		return b, err
 	})
+}
+
+// limiterStore picks where the rate limits count: Redis when
+// --ratelimit-url is set, the database in PostgreSQL mode (limits hold
+// across replicas), else nil (ratelimit's memory store).
+func limiterStore(c *serveConfig, s *service) (ratelimit.Store, error) {
+	if c.ratelimitURL != "" {
+		st, closer, err := ratelimit.NewRedisStore(c.ratelimitURL)
+		if err != nil {
+			return nil, fmt.Errorf("--ratelimit-url: %w", err)
+		}
+		s.closers = append(s.closers, closer.Close)
+		if p, ok := st.(interface{ Ping(context.Context) error }); ok {
+			s.limiterPing = p.Ping
+		}
+		return st, nil
+	}
+	if counter, ok := s.db.(ratelimit.Counter); ok {
+		return ratelimit.NewCounterStore(counter), nil
+	}
+	return nil, nil
 }

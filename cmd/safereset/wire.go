@@ -32,6 +32,8 @@ type service struct {
 	worker  *mail.Worker
 	srv     *server.Server
 	closers []func() error
+	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
+	limiterPing func(context.Context) error
 }
 
 // Close releases what wire opened, last opened first.
@@ -78,7 +80,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, clientIP, err := newLimiter(c, s.db)
+	limiter, clientIP, err := newLimiter(c, s)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +118,15 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 				return nil
 			}),
 			s.checker,
+			server.PingerFunc(func(ctx context.Context) error {
+				if s.limiterPing == nil {
+					return nil
+				}
+				if err := s.limiterPing(ctx); err != nil {
+					return fmt.Errorf("rate-limit store: %w", err)
+				}
+				return nil
+			}),
 			server.PingerFunc(func(context.Context) error {
 				if !s.worker.Alive() {
 					return errors.New("outbox worker not running")
@@ -262,7 +273,8 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig, db engine) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
+func newLimiter(c *serveConfig, s *service) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
+	db := s.db
 	proxies, err := ratelimit.ParseTrustedProxies(c.trustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
@@ -271,8 +283,12 @@ func newLimiter(c *serveConfig, db engine) (safereset.Limiter, func(net.IP, []st
 	if err != nil {
 		return nil, nil, fmt.Errorf("rate limit secret: %w", err)
 	}
+	st, err := limiterStore(c, s)
+	if err != nil {
+		return nil, nil, err
+	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("rate limits: %w", err)
