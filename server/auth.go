@@ -82,7 +82,7 @@ func authenticate(d *Deps) fiber.Handler {
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
 			if err != nil {
-				return internalError(c, d.Logger, "auth: look up api key", err)
+				return unavailable(c, d, "auth: look up api key", err)
 			}
 			if code != "" {
 				codes.Add(code)

@@ -29,11 +29,12 @@ const (
 	fieldToken    = "token"
 )
 
-// limiterFailed answers a request whose limit could not be counted (the
-// limiter's store is down): refused, never let through unlimited. A token
-// request gets ER354 as when the database is down, a reset ER999.
-func limiterFailed(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, msg string, cause error) error {
-	if route == safereset.RouteRequest {
+// unavailable answers a request that a store failure stopped (the
+// database or the limiter's store is down): refused, never let through
+// unlimited or half done. A token request gets ER354, as when queuing its
+// mail fails; a reset ER999.
+func unavailable(c *fiber.Ctx, d *Deps, msg string, cause error) error {
+	if routeOf(c) == string(safereset.RouteRequest) {
 		d.Logger.Error(msg, "request_id", requestIDOf(c), "route", routeOf(c), "error", cause.Error())
 		return failWith(c, safereset.ER354)
 	}
@@ -49,7 +50,7 @@ func limitIP(d *Deps, route safereset.LimitRoute) fiber.Handler {
 		}
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitIP, ip)
 		if err != nil {
-			return limiterFailed(c, d, route, "ratelimit: ip", err)
+			return unavailable(c, d, "ratelimit: ip", err)
 		}
 		ls := limitsOf(c)
 		ls.add(res)
@@ -87,7 +88,7 @@ func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) 
 	if d.Limiter != nil && email.ok() && safereset.ValidEmail(email.str) {
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email.str)
 		if err != nil {
-			return true, limiterFailed(c, d, route, "ratelimit: email", err)
+			return true, unavailable(c, d, "ratelimit: email", err)
 		}
 		ls.add(res)
 		if res.Reached {

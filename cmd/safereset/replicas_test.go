@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/safereset/safereset/internal/pgtest"
+	"github.com/safereset/safereset/internal/redistest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -166,5 +167,35 @@ func TestPostgres_BackupSaysPgDump(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("backup left a file behind: %v", err)
+	}
+}
+
+// Limits hold across replicas: 12 round-robin token requests for one
+// address over three replicas give 3×202 and 9×429, the same for an
+// unknown address; with the limits in the database and in Redis.
+func TestPostgres_GlobalLimits(t *testing.T) {
+	for _, mode := range []string{"database", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			url := migratedDB(t)
+			extra := []string{"--database-url", url, "--rate-ip", "0", "--request-min-duration", "0"}
+			if mode == "redis" {
+				extra = append(extra, "--ratelimit-url", redistest.Start(t, 0).URL())
+			}
+			var rs []*testServer
+			for range 3 {
+				rs = append(rs, startServer(t, "", extra...))
+			}
+			rs[0].addUser(alice, oldPW)
+			key := rs[0].apiKey("limits")
+			for _, addr := range []string{alice, "nobody@example.com"} {
+				got := map[int]int{}
+				for i := range 12 {
+					got[rs[i%3].post(key, addr).Status]++
+				}
+				if got[202] != 3 || got[429] != 9 || len(got) != 2 {
+					t.Errorf("%s: 12 round-robin POSTs gave %v; want 3×202 and 9×429", addr, got)
+				}
+			}
+		})
 	}
 }
