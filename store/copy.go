@@ -48,9 +48,11 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketOutbox)).ForEach(func(_, v []byte) error {
-			var e safereset.OutboxEntry
-			err := jsonUnmarshal(v, &e)
+		return tx.Bucket([]byte(bucketOutbox)).ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("corrupt outbox key")
+			}
+			e, err := openEntry(db.box, bytesU64(k), v)
 			e.Claim = 0
 			d.Outbox = append(d.Outbox, e)
 			return err
@@ -110,7 +112,11 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 		var maxMail uint64
 		for _, e := range entries {
 			e.Claim = 0
-			if err := putJSON(outbox, u64(e.ID), e); err != nil {
+			raw, err := sealEntry(db.box, e.ID, e)
+			if err != nil {
+				return err
+			}
+			if err := outbox.Put(u64(e.ID), raw); err != nil {
 				return err
 			}
 			if err := due.Put(dueKey(e.NextAttempt, e.ID), []byte{}); err != nil {

@@ -98,7 +98,12 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 // target is migrated first.
 func openCopyable(ctx context.Context, where string, target bool) (copyable, error) {
 	if !postgres.IsURL(where) {
-		db, err := store.Open(where, store.Options{Timeout: 2 * time.Second})
+		// Queued mails are sealed with the key file beside the database.
+		key, err := loadOutboxKey(filepath.Dir(where))
+		if err != nil {
+			return nil, err
+		}
+		db, err := store.Open(where, store.Options{Timeout: 2 * time.Second, OutboxKey: key})
 		if errors.Is(err, store.ErrLocked) {
 			return nil, errors.New("the bbolt file is in use; stop safereset first (copy is offline)")
 		}

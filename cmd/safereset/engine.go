@@ -27,8 +27,13 @@ const openTimeout = 10 * time.Second
 // set, else the bbolt file in the data directory.
 func openEngine(c *serveConfig) (engine, error) {
 	if c.databaseURL == "" {
-		return store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second})
+		outboxKey, err := loadOutboxKey(c.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey})
 	}
+	// The outbox key is shared through the database, like the other keys.
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	db, err := postgres.Open(ctx, c.databaseURL, postgres.Options{})
