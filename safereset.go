@@ -138,8 +138,8 @@ type Store interface {
 
 	// ClaimMail leases up to limit outbox entries whose NextAttempt is not
 	// after now, oldest first, in one transaction: each returned entry
-	// carries a new Claim, and its stored NextAttempt becomes now+lease so
-	// no other caller (another replica) gets it until the lease runs out.
+	// carries a new Claim, and its NextAttempt becomes now+lease so no
+	// other caller (another replica) gets it until the lease runs out.
 	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxEntry, error)
 	// NextMailAt returns the earliest NextAttempt in the outbox (zero if empty).
 	NextMailAt(ctx context.Context) (time.Time, error)

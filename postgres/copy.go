@@ -43,7 +43,7 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		if d.APIKeys, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.APIKey, error) { return scanAPIKey(r) }); err != nil {
 			return err
 		}
-		rows, _ = tx.Query(ctx, `SELECT id, message, created_at, not_after, attempts, next_attempt, last_error, 0 FROM outbox ORDER BY id`)
+		rows, _ = tx.Query(ctx, `SELECT id, kind, message, created_at, not_after, attempts, next_attempt, last_error, 0 FROM outbox ORDER BY id`)
 		d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) })
 		return err
 	})
@@ -91,8 +91,8 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 			if err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO outbox (id, message, created_at, not_after, attempts, next_attempt, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError)
+			b.Queue(`INSERT INTO outbox (id, kind, message, created_at, not_after, attempts, next_attempt, last_error) VALUES ($1, $8, $2, $3, $4, $5, $6, $7)`,
+				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, string(e.Message.Kind))
 		}
 		// New rows continue after the copied IDs.
 		b.Queue(`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce((SELECT max(id) FROM users), 0) + 1, false)`)

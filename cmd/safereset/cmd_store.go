@@ -73,6 +73,11 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("store copy: read: %w", err)
 	}
+	for _, e := range d.Outbox {
+		if e.Unreadable {
+			return fmt.Errorf("store copy: queued mail %d cannot be opened with the outbox key beside the source; nothing copied", e.ID)
+		}
+	}
 	if err := dst.Import(ctx, d); errors.Is(err, store.ErrNotEmpty) || errors.Is(err, postgres.ErrNotEmpty) {
 		return errors.New("store copy: the target already holds data; copy only into an empty database")
 	} else if err != nil {

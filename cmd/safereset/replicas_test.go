@@ -156,8 +156,11 @@ func TestPostgres_BackupSaysPgDump(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "backup.db")
 	args := []string{"safereset", "backup", "--admin-url", s.Admin, out}
 	getenv := func(k string) string {
-		if k == "SAFERESET_ADMIN_TOKEN" {
+		switch k {
+		case "SAFERESET_ADMIN_TOKEN":
 			return s.Token
+		case "SAFERESET_DATABASE_URL":
+			return url
 		}
 		return ""
 	}
@@ -167,6 +170,11 @@ func TestPostgres_BackupSaysPgDump(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("backup left a file behind: %v", err)
+	}
+	// A backup client that does not know the mode reaches the server,
+	// which answers the same.
+	if st := s.admin("GET", "/admin/v1/backup", nil, nil); st != http.StatusNotImplemented {
+		t.Errorf("GET /admin/v1/backup in PostgreSQL mode: %d, want 501", st)
 	}
 }
 

@@ -27,7 +27,11 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	s.Stop()
 
 	// A mail still queued when the old node stopped.
-	db, err := store.Open(filepath.Join(dir, "safereset.db"), store.Options{})
+	outboxKey, err := loadOutboxKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "safereset.db"), store.Options{OutboxKey: outboxKey})
 	if err != nil {
 		t.Fatal(err)
 	}
