@@ -6,15 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/safereset/safereset/internal/pgtest"
 	"github.com/safereset/safereset/internal/redistest"
+	"github.com/safereset/safereset/mail/mailtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -205,5 +208,49 @@ func TestPostgres_GlobalLimits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A replica killed with SIGKILL while its SMTP server stalls leaves the
+// claimed mail to another replica, which sends it once the lease has run
+// out.
+func TestPostgres_KilledReplicaMailSentByAnother(t *testing.T) {
+	url := migratedDB(t)
+	// A relay that accepts and never answers: the send hangs.
+	stall, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stall.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := stall.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	common := []string{"--database-url", url, "--smtp-timeout", "2s", "--mail-lease", "4s", "--rate-ip", "0"}
+	a := startBinary(t, "", append(common, "--smtp-url", "smtp://"+stall.Addr().String())...)
+	a.addUser(alice, oldPW)
+	key := a.apiKey("kill")
+	if r := a.post(key, alice); r.Status != 202 {
+		t.Fatalf("POST: %d", r.Status)
+	}
+	c := <-accepted // a's worker has claimed the mail and is sending it
+	defer c.Close()
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+
+	relay := mailtest.Start(t)
+	startBinary(t, "", append(common, "--smtp-url", relay.URL())...)
+	msgs, err := relay.Wait(1, 30*time.Second)
+	if err != nil {
+		t.Fatalf("the mail the killed replica held was not sent by the other: %v", err)
+	}
+	if len(msgs) != 1 || !bytes.Contains(msgs[0].Data, []byte("token=")) {
+		t.Fatalf("relay got %d messages; want the one token mail", len(msgs))
 	}
 }
