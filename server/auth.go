@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +77,7 @@ func authenticate(d *Deps) fiber.Handler {
 				codes.Add(code)
 				break
 			}
-			c.Locals(localsClient, "jwt:"+clientName(subject))
+			c.Locals(localsClient, "jwt:"+clientName(d.LabelKey, subject))
 			return c.Next()
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
@@ -115,13 +114,24 @@ func single(vals []string) (string, bool) {
 	}
 }
 
+// bearerToken returns the token of an Authorization value "Bearer <token>":
+// the scheme in any letter case, one or more spaces, then a token with no
+// white space. Client JWTs and the admin token are both read with it.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimLeft(token, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
 func verifyBearer(c *fiber.Ctx, d *Deps, auths []string) (subject string, code safereset.Code) {
 	if len(auths) != 1 || d.Verifier == nil {
 		return "", safereset.ER800
 	}
-	scheme, token, ok := strings.Cut(auths[0], " ")
-	token = strings.TrimLeft(token, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+	token, ok := bearerToken(auths[0])
+	if !ok {
 		return "", safereset.ER800
 	}
 	subject, err := d.Verifier.Verify(token)
@@ -153,18 +163,4 @@ func lookupAPIKey(c *fiber.Ctx, d *Deps, keys []string) (name string, code safer
 		return "", safereset.ER805, nil
 	}
 	return k.Name, "", nil
-}
-
-// clientName is how a JWT subject appears on log lines and in the client
-// metric label. A subject made only of name characters is used as it is;
-// anything else (an email address an identity provider uses as sub,
-// quotes, spaces) becomes "sha256:" and 12 hex digits of its hash: stable
-// enough to tell clients apart, with no personal data and a fixed
-// alphabet.
-func clientName(subject string) string {
-	if validName(subject) && !strings.Contains(subject, "@") {
-		return subject
-	}
-	sum := sha256.Sum256([]byte(subject))
-	return "sha256:" + hex.EncodeToString(sum[:6])
 }

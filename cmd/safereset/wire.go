@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -81,7 +78,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, clientIP, err := newLimiter(c, s)
+	limiter, err := newLimiter(c, s)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +99,15 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
+	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
+	if err != nil {
+		return nil, fmt.Errorf("client label key: %w", err)
+	}
 	deps := server.Deps{
 		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
-		Limiter: limiter, ClientIP: clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
+		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
-		MaxConnsPerIP: c.maxConnsPerIP,
+		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
 	ops := server.Ops{
 		AdminToken: adminToken,
@@ -172,7 +173,7 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 		return token, nil
 	}
 	if token == "" {
-		t, err := loadAdminToken(filepath.Join(c.dataDir, "admin.token"))
+		t, err := loadAdminToken(filepath.Join(c.dataDir, adminTokenFile))
 		if err != nil {
 			return "", fmt.Errorf("admin token: %w", err)
 		}
@@ -218,7 +219,11 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
 		if err := v.Verify(); err != nil {
-			errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			// A file changed in place is not corrupt at rest: the server
+			// stays up, unready and failing closed, until a reload.
+			if !errors.Is(err, breach.ErrFileChanged) {
+				errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			}
 			return
 		}
 		v.verified.Store(true)
@@ -226,12 +231,25 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	return errc
 }
 
+// Reload swaps in a new filter; VerifyOnReload has checked its checksum in
+// full, so it is verified.
+func (v *verifiedChecker) Reload(path string) error {
+	if err := v.Checker.Reload(path); err != nil {
+		return err
+	}
+	v.verified.Store(true)
+	return nil
+}
+
 // Ping is the filter's part of readiness.
 func (v *verifiedChecker) Ping(context.Context) error {
-	switch {
-	case v.Info().Bits == 0:
+	if v.Info().Bits == 0 {
 		return errors.New("breach filter not loaded")
-	case !v.verified.Load():
+	}
+	if err := v.Problem(); err != nil {
+		return err
+	}
+	if !v.verified.Load() {
 		return errors.New("breach filter: verifying checksum")
 	}
 	return nil
@@ -241,13 +259,7 @@ func (v *verifiedChecker) Ping(context.Context) error {
 // bytes as hex, mode 0600) when it does not exist. The CLI reads the same
 // file to talk to the admin API.
 func loadAdminToken(path string) (string, error) {
-	b, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		return []byte(hex.EncodeToString(raw) + "\n"), nil
-	})
+	b, err := secretfile.LoadOrCreate(path, newAdminToken)
 	if err != nil {
 		return "", err
 	}
@@ -276,37 +288,22 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig, s *service) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
-	db := s.db
-	proxies, err := ratelimit.ParseTrustedProxies(c.trustedProxies)
+func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
+	secret, err := sharedKey(s.db, "ratelimit-hmac", ratelimit.MinSecretLen, func() ([]byte, error) { return ratelimit.LoadOrCreateSecret(c.dataDir) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
-	}
-	secret, err := sharedKey(db, "ratelimit-hmac", ratelimit.MinSecretLen, func() ([]byte, error) { return ratelimit.LoadOrCreateSecret(c.dataDir) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("rate limit secret: %w", err)
+		return nil, fmt.Errorf("rate limit secret: %w", err)
 	}
 	st, err := limiterStore(c, s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	l, err := ratelimit.New(ratelimit.Config{
 		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("rate limits: %w", err)
+		return nil, fmt.Errorf("rate limits: %w", err)
 	}
-	return l, clientIPFunc(proxies, c.forwardedHeader), nil
-}
-
-// clientIPFunc reads the client address from the one header the trusted
-// proxy is configured to set; the other header is whatever the client sent
-// and is ignored.
-func clientIPFunc(p ratelimit.Proxies, header string) func(net.IP, []string, []string) net.IP {
-	if header == "forwarded" {
-		return func(peer net.IP, _, fwd []string) net.IP { return p.ClientIP(peer, nil, fwd) }
-	}
-	return func(peer net.IP, xff, _ []string) net.IP { return p.ClientIP(peer, xff, nil) }
+	return l, nil
 }
 
 func newVerifier(c *serveConfig, now func() time.Time, db engine) (*jwtauth.Verifier, error) {
