@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/clientip"
+	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/password"
 	"github.com/safereset/safereset/postgres"
 )
