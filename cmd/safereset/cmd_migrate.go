@@ -14,23 +14,23 @@ import (
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", stderr)
 	url := fs.String("database-url", "", "PostgreSQL database to migrate (postgres://…, postgresql://… or a key=value DSN)")
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return exitError{code: 2, msg: fmt.Sprintf("migrate: unexpected argument %q", oneLine(fs.Arg(0)))}
+		return usageError("unexpected argument %q", oneLine(fs.Arg(0)))
 	case *url == "":
-		return exitError{code: 2, msg: "migrate: --database-url (or SAFERESET_DATABASE_URL) is required; the bbolt file needs no migrations"}
+		return usageError("--database-url (or SAFERESET_DATABASE_URL) is required; the bbolt file needs no migrations")
 	case !postgres.IsURL(*url):
-		return exitError{code: 2, msg: "migrate: --database-url must be a postgres:// or postgresql:// URL or a key=value DSN"}
+		return usageError("--database-url must be a postgres:// or postgresql:// URL or a key=value DSN")
 	}
 	applied, err := postgres.Migrate(ctx, *url)
 	if errors.Is(err, postgres.ErrSchema) {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: %s", oneLine(err.Error()))
+		return errors.New(oneLine(err.Error()))
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(stdout, "schema %d is current; nothing to apply\n", postgres.SchemaVersion())

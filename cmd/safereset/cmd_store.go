@@ -36,63 +36,68 @@ var keyFiles = []struct{ name, file string }{
 // runStore is `safereset store copy --from A --to B`: an offline copy of
 // everything between a bbolt file and a PostgreSQL database.
 func runStore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "copy" {
-		return exitError{code: 2, msg: `store: the only subcommand is "copy" (safereset store copy --from A --to B)`}
+	_, args, ok, err := groupCommand("store", args, stdout)
+	if !ok {
+		return err
 	}
+	return withPrefix("store copy", runStoreCopy(ctx, args, getenv, stdout, stderr))
+}
+
+func runStoreCopy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("store copy", stderr)
 	from := fs.String("from", "", "source: a bbolt file or a postgres:// URL")
 	to := fs.String("to", "", "target (must be empty): a bbolt file or a postgres:// URL")
-	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return exitError{code: 2, msg: fmt.Sprintf("store copy: unexpected argument %q", oneLine(fs.Arg(0)))}
+		return usageError("unexpected argument %q", oneLine(fs.Arg(0)))
 	case *from == "" || *to == "":
-		return exitError{code: 2, msg: "store copy: both --from and --to are required"}
+		return usageError("both --from and --to are required")
 	case postgres.IsURL(*from) == postgres.IsURL(*to):
-		return exitError{code: 2, msg: "store copy: copy between a bbolt file and PostgreSQL (one of --from and --to must be each)"}
+		return usageError("copy between a bbolt file and PostgreSQL (one of --from and --to must be each)")
 	}
 	if !postgres.IsURL(*from) {
 		if _, err := os.Stat(*from); err != nil {
-			return fmt.Errorf("store copy: --from %s: %w", *from, errors.Unwrap(err))
+			return fmt.Errorf("--from %s: %w", *from, errors.Unwrap(err))
 		}
 	}
 	src, err := openCopyable(ctx, *from, false)
 	if err != nil {
-		return fmt.Errorf("store copy: --from: %w", err)
+		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
 	dst, err := openCopyable(ctx, *to, true)
 	if err != nil {
-		return fmt.Errorf("store copy: --to: %w", err)
+		return fmt.Errorf("--to: %w", err)
 	}
 	defer dst.Close()
 
 	d, err := src.Export(ctx)
 	if err != nil {
-		return fmt.Errorf("store copy: read: %w", err)
+		return fmt.Errorf("read: %w", err)
 	}
 	for _, e := range d.Outbox {
 		if e.Unreadable {
-			return fmt.Errorf("store copy: queued mail %d cannot be opened with the outbox key beside the source; nothing copied", e.ID)
+			return fmt.Errorf("queued mail %d cannot be opened with the outbox key beside the source; nothing copied", e.ID)
 		}
 	}
 	if err := dst.Import(ctx, d); errors.Is(err, store.ErrNotEmpty) || errors.Is(err, postgres.ErrNotEmpty) {
-		return errors.New("store copy: the target already holds data; copy only into an empty database")
+		return errors.New("the target already holds data; copy only into an empty database")
 	} else if err != nil {
-		return fmt.Errorf("store copy: write: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
 	keys, err := copyKeys(ctx, *from, *to, src, dst)
 	if err != nil {
-		return fmt.Errorf("store copy: keys: %w", err)
+		return fmt.Errorf("keys: %w", err)
 	}
 	got, err := dst.Export(ctx)
 	if err != nil {
-		return fmt.Errorf("store copy: verify: %w", err)
+		return fmt.Errorf("verify: %w", err)
 	}
 	if err := sameDump(d, got); err != nil {
-		return fmt.Errorf("store copy: verify: the copy differs from the source: %w", err)
+		return fmt.Errorf("verify: the copy differs from the source: %w", err)
 	}
 	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d API keys, %d queued mails, %d shared keys\n",
 		len(got.Users), len(got.Tokens), len(got.APIKeys), len(got.Outbox), keys)
