@@ -61,8 +61,12 @@ var _ safereset.Store = (*DB)(nil)
 // IsURL reports whether s names a PostgreSQL database (a postgres:// or
 // postgresql:// URL, or a libpq key=value DSN) rather than a file path.
 func IsURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") ||
-		strings.Contains(s, "=") && !strings.ContainsAny(s, "/\\")
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return true
+	}
+	// A DSN starts with a keyword: "host=/run/postgresql dbname=x".
+	key, _, ok := strings.Cut(strings.TrimSpace(s), "=")
+	return ok && key != "" && strings.Trim(key, "abcdefghijklmnopqrstuvwxyz_") == ""
 }
 
 // Open connects to the database at url, checks that its schema is the one
