@@ -157,6 +157,10 @@ func served1(t *testing.T, local, server, path string) (net.Conn, bool) {
 		return nil, false
 	}
 	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		c.Close()
+		return nil, false
+	}
 	c.SetDeadline(time.Time{})
-	return c, resp.StatusCode == 200
+	return c, true
 }
