@@ -51,6 +51,12 @@ type CheckerOptions struct {
 	CopyToMemory bool
 	// Now stamps FilterInfo.LoadedAt (default time.Now).
 	Now func() time.Time
+	// Exact, when set, confirms every filter hit (twostage.go); the
+	// Checker takes ownership of it.
+	Exact *Exact
+	// MinCount refuses, with Exact, only passwords seen at least this
+	// many times (0 or 1: every confirmed hit).
+	MinCount uint64
 }
 
 // Checker decides whether a new password is breached (in the filter) or
@@ -68,6 +74,8 @@ type Checker struct {
 	cur      atomic.Pointer[loaded]
 	reloadMu sync.Mutex // one swap at a time
 	closed   atomic.Bool
+
+	two twoStage
 }
 
 // loaded is a filter and when and from where it was loaded.
@@ -86,6 +94,7 @@ func NewChecker(f *Filter, opts CheckerOptions) *Checker {
 		now = time.Now
 	}
 	c := &Checker{minScore: opts.MinScore, verify: opts.VerifyOnReload, now: now, copyToMemory: opts.CopyToMemory, stop: make(chan struct{})}
+	c.two.exact, c.two.minCount = opts.Exact, max(opts.MinCount, 1)
 	l := &loaded{f: f, loadedAt: now(), path: f.Path()}
 	c.cur.Store(l)
 	c.startCopy(l)
@@ -143,12 +152,15 @@ func (c *Checker) Check(password string, userInputs []string) (safereset.Verdict
 	if err != nil {
 		return safereset.Verdict{}, err
 	}
-	breached := l.f.ContainsSHA1(sha1.Sum([]byte(password)))
+	breached, err := c.two.contains(l.f, sha1.Sum([]byte(password)))
 	nfkc := norm.NFKC.String(password)
-	if !breached && nfkc != password {
-		breached = l.f.ContainsSHA1(sha1.Sum([]byte(nfkc)))
+	if err == nil && !breached && nfkc != password {
+		breached, err = c.two.contains(l.f, sha1.Sum([]byte(nfkc)))
 	}
 	l.f.release()
+	if err != nil {
+		return safereset.Verdict{}, err
+	}
 	if breached {
 		return safereset.Verdict{Breached: true}, nil
 	}
@@ -302,5 +314,8 @@ func (c *Checker) Close() error {
 	close(c.stop)
 	c.reloadMu.Unlock()
 	c.copies.Wait()
+	if c.two.exact != nil {
+		c.two.exact.Close()
+	}
 	return c.cur.Load().f.Close()
 }
