@@ -199,6 +199,8 @@ type LimitRoute string
 const (
 	RouteRequest LimitRoute = "request" // POST /api/v1/user/reset-password
 	RouteReset   LimitRoute = "reset"   // PATCH /api/v1/user/reset-password
+	RouteCheck   LimitRoute = "check"   // POST /api/v1/password/check
+	RouteRange   LimitRoute = "range"   // GET /range/{prefix} on the range listener
 )
 
 // LimitKind is what a limit is keyed by.

@@ -136,3 +136,7 @@ func padding(recs []byte, n int) ([][SuffixBytes]byte, error) {
 	}
 	return out, nil
 }
+
+// Tag identifies the store's contents (its checksum), for ETags: a
+// rebuilt store gets a new one.
+func (e *Exact) Tag() string { return fmt.Sprintf("%08x", e.hdr.Checksum) }

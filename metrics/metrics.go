@@ -25,6 +25,7 @@ type Metrics struct {
 	hashDuration prometheus.Histogram
 	hashInFlight prometheus.Gauge
 	byClient     *prometheus.CounterVec
+	ranges       rangeCollectors
 	now          func() time.Time
 
 	clientsMu sync.Mutex
@@ -65,6 +66,8 @@ type Sources struct {
 	Filter func() safereset.FilterInfo
 	Outbox func() (depth int, oldest time.Time, err error)
 	Now    func() time.Time
+	// Exact, when set, reports the two-stage breach check's counts.
+	Exact func() ExactCounts
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -110,6 +113,10 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 	m.clients = make(map[string]struct{})
 	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ranges = newRangeCollectors(reg)
+	if src.Exact != nil {
+		registerExact(reg, src.Exact)
+	}
 
 	// Every code exists at 0 from the start, so alerts and dashboards work
 	// before the first error.

@@ -47,6 +47,9 @@ type serveConfig struct {
 	breachFilter             string
 	breachInMemory           bool
 	minStrength              int
+	breachExact              string
+	breachMinCount           uint64
+	rangeAddr, rateRange     string
 
 	smtpURL, smtpCAFile, mailFrom, resetURL, mailTemplates string
 	smtpTimeout, confirmTimeout                            time.Duration
@@ -78,6 +81,10 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "./safereset-data", "directory for the database and generated secrets")
 	fs.StringVar(&c.breachFilter, "breach-filter", "", "breach filter file built by `safereset breach build` (default: the embedded common-password list)")
 	fs.BoolVar(&c.breachInMemory, "breach-in-memory", false, "after start-up, copy the mapped filter into huge-page memory in the background (costs its size in RAM; helps when the file sits in the page cache on small pages)")
+	fs.StringVar(&c.breachExact, "breach-exact", "", "exact store built by `safereset breach build --exact`: confirms every filter hit (no false positives) and serves --range-addr")
+	fs.Uint64Var(&c.breachMinCount, "breach-min-count", 1, "with --breach-exact, refuse only passwords seen at least this many times")
+	fs.StringVar(&c.rangeAddr, "range-addr", "", "listen address of the Pwned Passwords range API (GET /range/{prefix}); needs --breach-exact; empty: off")
+	fs.StringVar(&c.rateRange, "rate-range", "600-M", "range API limit per client IP (0 disables)")
 	fs.IntVar(&c.minStrength, "min-strength", 3, "minimum zxcvbn score 0-4 for a new password (0 disables)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required) or smtps://; empty writes .eml files to <data-dir>/outbox")
 	fs.StringVar(&c.smtpCAFile, "smtp-ca-file", "", "PEM CA bundle for a private SMTP relay")
@@ -270,6 +277,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			verifyErr <- fmt.Errorf("breach filter %s: %w", c.breachFilter, err)
 			return
 		}
+		if e := checker.Exact(); e != nil {
+			if err := e.Verify(); err != nil {
+				verifyErr <- fmt.Errorf("breach exact store %s: %w", c.breachExact, err)
+				return
+			}
+		}
 		filterVerified.Store(true)
 	}()
 
@@ -301,6 +314,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Filter: checker.Info,
 		Outbox: func() (int, time.Time, error) { return db.OutboxStats(context.Background()) },
 		Now:    now,
+		Exact:  exactCounts(checker),
 	})
 	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
@@ -364,10 +378,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		publicLn.Close()
 		return fmt.Errorf("--admin-addr: %w", err)
 	}
+	rangeApp, rangeLn, err := newRange(c, checker, limiter, deps.ClientIP, m, logger, filterVerified.Load)
+	if err != nil {
+		publicLn.Close()
+		opsLn.Close()
+		return err
+	}
 
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -382,6 +402,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	go serve(public, publicLn, "public")
 	go serve(opsApp, opsLn, "ops")
+	if rangeApp != nil {
+		go serve(rangeApp, rangeLn, "range")
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -427,6 +450,11 @@ loop:
 	if err := server.Shutdown(sctx, opsApp); err != nil {
 		logger.Error("ops listener shutdown", "error", err.Error())
 	}
+	if rangeApp != nil {
+		if err := server.Shutdown(sctx, rangeApp); err != nil {
+			logger.Error("range listener shutdown", "error", err.Error())
+		}
+	}
 	stopWorker()
 	wg.Wait()
 	logger.Info("stopped")
@@ -446,7 +474,12 @@ func openBreach(c *serveConfig, now func() time.Time) (*breach.Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breach filter: %w", err)
 	}
-	return breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now}), nil
+	opts := breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now, MinCount: c.breachMinCount}
+	if opts.Exact, err = openExact(c); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return breach.NewChecker(f, opts), nil
 }
 
 func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
@@ -459,7 +492,7 @@ func newLimiter(c *serveConfig) (safereset.Limiter, ratelimit.Proxies, error) {
 		return nil, proxies, fmt.Errorf("rate limit secret: %w", err)
 	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, PerIPRange: c.rateRange, Secret: secret,
 	})
 	if err != nil {
 		return nil, proxies, fmt.Errorf("rate limits: %w", err)

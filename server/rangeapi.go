@@ -1,0 +1,202 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/metrics"
+)
+
+// RangeSource answers range queries from the exact breach store
+// (breach.Exact implements it).
+type RangeSource interface {
+	// AppendRange appends the Pwned Passwords answer for a 20-bit prefix:
+	// "SUFFIX:COUNT" lines joined by CRLF, padded with random ":0" lines to
+	// at least padTo lines when padTo > 0.
+	AppendRange(dst []byte, prefix uint32, padTo int) ([]byte, int, error)
+	// Tag identifies the data set; it changes whenever any range may have.
+	Tag() string
+}
+
+// RangeDeps are what the range API needs.
+type RangeDeps struct {
+	Source RangeSource
+	// Limiter applies the per-IP limit of safereset.RouteRange; nil disables it.
+	Limiter  safereset.Limiter
+	ClientIP func(peer net.IP, xForwardedFor, forwarded []string) net.IP
+	Metrics  *metrics.Metrics // nil ok
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Ready returns why the range API is not ready (nil: ready).
+	Ready         func() []string
+	MaxConnsPerIP int
+}
+
+// Range API answers. The texts of the bad-prefix and NTLM answers follow
+// api.pwnedpasswords.com's.
+const (
+	// RangePadTo is the fewest lines a padded answer has.
+	RangePadTo = 800
+	// rangePadSpread is how many more lines a padded answer may get, at
+	// random, as the Pwned Passwords API varies it (800 to 1,000).
+	rangePadSpread = 201
+	// RangeCacheControl lets caches keep a range for a day; a rebuilt
+	// store changes the ETag, so a revalidation sees it.
+	RangeCacheControl = "public, max-age=86400"
+
+	msgBadPrefix = "The hash prefix was not in a valid format"
+	msgNTLM      = "NTLM hashes are not available from this server"
+	msgBadMode   = "The mode parameter must be sha1 when given"
+	msgLimited   = "Rate limit is exceeded. Try again later."
+	msgError     = "The range could not be read"
+)
+
+// NewRange returns the range API app (--range-addr): GET /range/{prefix}
+// compatible with the Pwned Passwords API, and /readyz.
+func NewRange(d RangeDeps) (*fiber.App, error) {
+	if d.Source == nil {
+		return nil, errors.New("server: range API needs a source")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	app := fiber.New(fiberConfig(0, rangeErrorHandler(d.Logger)))
+	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
+	app.Use(recoverPanic(d.Logger))
+	app.Get("/range/:prefix", handleRange(&d))
+	app.Get("/readyz", handleRangeReadyz(&d))
+	return app, nil
+}
+
+// rangeErrorHandler answers every error of the range app, unknown routes
+// included, with a one-line text body; a cause is logged, never shown.
+func rangeErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		status, msg := fiber.StatusInternalServerError, msgError
+		var fe *fiber.Error
+		if errors.As(err, &fe) && fe.Code < 500 {
+			status, msg = fe.Code, fe.Message // Fiber's own fixed texts ("Not Found")
+		} else {
+			logger.Error("range api", "path", "range", "error", err.Error())
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.Status(status).SendString(msg)
+	}
+}
+
+func handleRangeReadyz(d *RangeDeps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if d.Ready != nil {
+			if reasons := d.Ready(); len(reasons) > 0 {
+				return c.Status(fiber.StatusServiceUnavailable).SendString("not ready: " + strings.Join(reasons, "; "))
+			}
+		}
+		return c.SendString("ready")
+	}
+}
+
+// parseRangePrefix accepts 5 hex digits in either case, as the Pwned
+// Passwords API does.
+func parseRangePrefix(s string) (uint32, bool) {
+	if len(s) != 5 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	return uint32(v), err == nil
+}
+
+var rangeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func handleRange(d *RangeDeps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		padded := strings.EqualFold(c.Get("Add-Padding"), "true")
+		text := func(status int, result, msg string) error {
+			d.Metrics.RangeRequest(result, padded, time.Since(start).Seconds())
+			c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+			return c.Status(status).SendString(msg)
+		}
+		if d.Limiter != nil {
+			res, err := d.Limiter.Take(c.UserContext(), safereset.RouteRange, safereset.LimitIP, clientIP(c, d.ClientIP))
+			if err != nil {
+				d.Logger.Error("range api: ratelimit", "error", err.Error())
+				return text(fiber.StatusInternalServerError, metrics.RangeError, msgError)
+			}
+			if res.Reached {
+				d.Metrics.RateLimited(safereset.RouteRange, safereset.LimitIP)
+				retry := max(int64(res.Reset.Sub(d.Now()).Seconds()+0.999), 1)
+				c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(retry, 10))
+				return text(fiber.StatusTooManyRequests, metrics.RangeLimited, msgLimited)
+			}
+		}
+		prefix, ok := parseRangePrefix(c.Params("prefix"))
+		if !ok {
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadPrefix)
+		}
+		switch mode := c.Query("mode"); {
+		case strings.EqualFold(mode, "ntlm"):
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgNTLM)
+		case mode != "" && !strings.EqualFold(mode, "sha1"):
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadMode)
+		}
+
+		// One tag per prefix and data set. A padded answer has the same
+		// real lines but random padding, so it gets a weak tag of its own.
+		etag := `"` + d.Source.Tag() + "-" + strconv.FormatUint(uint64(prefix), 16) + `"`
+		if padded {
+			etag = "W/" + etag[:len(etag)-1] + `-p"`
+		}
+		c.Set(fiber.HeaderCacheControl, RangeCacheControl)
+		c.Set(fiber.HeaderETag, etag)
+		c.Set(fiber.HeaderVary, "Add-Padding")
+		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatch(inm, etag) {
+			d.Metrics.RangeRequest(metrics.RangeNotModified, padded, time.Since(start).Seconds())
+			return c.SendStatus(fiber.StatusNotModified)
+		}
+		padTo := 0
+		if padded {
+			padTo = RangePadTo + rand.IntN(rangePadSpread)
+		}
+		bp := rangeBufs.Get().(*[]byte)
+		defer rangeBufs.Put(bp)
+		body, _, err := d.Source.AppendRange((*bp)[:0], prefix, padTo)
+		*bp = body[:0]
+		if err != nil {
+			d.Logger.Error("range api: read range", "error", err.Error())
+			c.Response().Header.Del(fiber.HeaderETag)
+			c.Response().Header.Del(fiber.HeaderCacheControl)
+			return text(fiber.StatusInternalServerError, metrics.RangeError, msgError)
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMETextPlain)
+		c.Response().SetBody(body)
+		d.Metrics.RangeRequest(metrics.RangeOK, padded, time.Since(start).Seconds())
+		return nil
+	}
+}
+
+// etagMatch applies If-None-Match's weak comparison: "*", or any listed
+// tag equal to etag once a W/ prefix is ignored on both.
+func etagMatch(header, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
