@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -200,3 +202,45 @@ func etagMatch(header, etag string) bool {
 	}
 	return false
 }
+
+// RangeServer is the range API on its own listener (--range-addr).
+type RangeServer struct {
+	app  *fiber.App
+	addr net.Addr
+	errc chan error
+}
+
+// NewRangeServer builds the range API; Listen starts it.
+func NewRangeServer(d RangeDeps) (*RangeServer, error) {
+	app, err := NewRange(d)
+	if err != nil {
+		return nil, err
+	}
+	return &RangeServer{app: app, errc: make(chan error, 1)}, nil
+}
+
+// Listen binds addr and serves in the background; a failure of the
+// listener later arrives on Err.
+func (s *RangeServer) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("range listener: %w", err)
+	}
+	s.addr = ln.Addr()
+	go func() {
+		if err := s.app.Listener(ln); err != nil {
+			s.errc <- fmt.Errorf("range listener: %w", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound address, after Listen.
+func (s *RangeServer) Addr() net.Addr { return s.addr }
+
+// Err delivers a listener failure.
+func (s *RangeServer) Err() <-chan error { return s.errc }
+
+// Shutdown stops taking requests and waits for those in flight until ctx
+// is done.
+func (s *RangeServer) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-
-	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/breach"
@@ -14,26 +13,43 @@ import (
 	"github.com/safereset/safereset/server"
 )
 
-// openExact opens --breach-exact, nil when it is not set. The flags that
-// only make sense with it are refused without it rather than ignored.
+// validateExact refuses the flags that only make sense with --breach-exact
+// when it is missing, rather than ignoring them.
+func (c *serveConfig) validateExact() error {
+	switch {
+	case c.breachExact == "" && c.rangeAddr != "":
+		return errors.New("--range-addr needs --breach-exact (the range API serves the exact store)")
+	case c.breachExact == "" && c.breachMinCount > 1:
+		return errors.New("--breach-min-count needs --breach-exact (the filter holds no counts)")
+	case c.breachExact != "" && c.breachFilter == "":
+		return errors.New("--breach-exact needs --breach-filter, the filter built with it (the embedded list has no exact store)")
+	}
+	return nil
+}
+
+// openExact opens --breach-exact, nil when it is not set.
 func openExact(c *serveConfig) (*breach.Exact, error) {
 	if c.breachExact == "" {
-		switch {
-		case c.rangeAddr != "":
-			return nil, errors.New("--range-addr needs --breach-exact (the range API serves the exact store)")
-		case c.breachMinCount > 1:
-			return nil, errors.New("--breach-min-count needs --breach-exact (the filter holds no counts)")
-		}
 		return nil, nil
-	}
-	if c.breachFilter == "" {
-		return nil, errors.New("--breach-exact needs --breach-filter, the filter built with it (the embedded list has no exact store)")
 	}
 	e, err := breach.OpenExact(c.breachExact)
 	if err != nil {
 		return nil, fmt.Errorf("--breach-exact: %w", err)
 	}
 	return e, nil
+}
+
+// verifyExact checks the exact store like the filter: in the background,
+// the service unready until it passes, a mismatch stopping it.
+func (v *verifiedChecker) verifyExact() error {
+	e := v.Exact()
+	if e == nil {
+		return nil
+	}
+	if err := e.Verify(); err != nil {
+		return fmt.Errorf("breach exact store %s: %w", e.Path(), err)
+	}
+	return nil
 }
 
 // exactCounts feeds the two-stage metrics, nil without an exact store.
@@ -47,30 +63,42 @@ func exactCounts(checker *breach.Checker) func() metrics.ExactCounts {
 	}
 }
 
-// newRange builds the range API and listens on --range-addr; it returns
-// nils when the flag is empty.
-func newRange(c *serveConfig, checker *breach.Checker, limiter safereset.Limiter, clientIP func(net.IP, []string, []string) net.IP,
-	m *metrics.Metrics, logger *slog.Logger, verified func() bool) (*fiber.App, net.Listener, error) {
+// newRangeServer builds the range API for --range-addr, nil when the flag
+// is empty.
+func newRangeServer(c *serveConfig, checker *verifiedChecker, limiter safereset.Limiter, clientIP func(net.IP, []string, []string) net.IP,
+	m *metrics.Metrics, logger *slog.Logger) (*server.RangeServer, error) {
 	if c.rangeAddr == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
-	app, err := server.NewRange(server.RangeDeps{
+	return server.NewRangeServer(server.RangeDeps{
 		Source: checker.Exact(), Limiter: limiter, ClientIP: clientIP, Metrics: m, Logger: logger,
 		MaxConnsPerIP: c.maxConnsPerIP,
 		Ready: func() []string {
-			if !verified() {
-				return []string{"breach exact store: verifying checksum"}
+			if err := checker.Ping(context.Background()); err != nil {
+				return []string{err.Error()}
 			}
 			return nil
 		},
 	})
-	if err != nil {
-		return nil, nil, err
+}
+
+// listenRange starts the range API, when configured.
+func (s *service) listenRange(c *serveConfig, logger *slog.Logger) error {
+	if s.ranges == nil {
+		return nil
 	}
-	ln, err := net.Listen("tcp", c.rangeAddr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--range-addr: %w", err)
+	if err := s.ranges.Listen(c.rangeAddr); err != nil {
+		return fmt.Errorf("--range-addr: %w", err)
 	}
-	logger.Info("range API listening", "range_addr", ln.Addr().String(), "hashes", checker.Exact().Header().N)
-	return app, ln, nil
+	logger.Info("range API listening", "range_addr", s.ranges.Addr().String(), "hashes", s.checker.Exact().Header().N)
+	return nil
+}
+
+// rangeErr delivers a failure of the range listener; it never delivers
+// without one.
+func (s *service) rangeErr() <-chan error {
+	if s.ranges == nil {
+		return nil
+	}
+	return s.ranges.Err()
 }
