@@ -17,7 +17,10 @@ func TestProbe_SameAsBloomTest(t *testing.T) {
 		}
 		return k
 	}
-	for _, tc := range []struct{ n uint; fpr float64 }{{1, 0.5}, {100, 0.01}, {5000, 0.001}, {20000, 0.3}, {3000, 1e-9}} {
+	for _, tc := range []struct {
+		n   uint
+		fpr float64
+	}{{1, 0.5}, {100, 0.01}, {5000, 0.001}, {20000, 0.3}, {3000, 1e-9}} {
 		bf := bloom.NewWithEstimates(tc.n, tc.fpr)
 		members := make([][20]byte, tc.n)
 		for i := range members {
