@@ -14,7 +14,7 @@ import (
 
 // Routes are the fixed route label values; a request is counted under one
 // of these, never under a path taken from the request.
-var Routes = []string{"request", "reset", "doc", "other"}
+var Routes = []string{"request", "reset", "check", "doc", "other"}
 
 // Metrics holds every safereset collector. All methods are safe on a nil
 // *Metrics, so packages can be used without metrics in tests.

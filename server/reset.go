@@ -228,39 +228,9 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		var codes safereset.Codes
 		emailOK := checkEmail(email, &codes)
 
-		if !pw.ok() {
-			codes.Add(safereset.ER004)
-		} else if n := password.Length(pw.str); n < MinPasswordLen {
-			codes.Add(safereset.ER122)
-		} else if n > MaxPasswordLen {
-			codes.Add(safereset.ER123)
-		} else {
-			var err error
-			// The normalized (trimmed) address: with the raw string, a
-			// leading space made the local part " alicia" and let
-			// "alicia-…" through. The checker derives the local part.
-			inputs := []string{}
-			if emailKey != "" {
-				inputs = append(inputs, emailKey)
-			}
-			var v safereset.Verdict
-			if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw.str, inputs) }); derr != nil {
-				err = derr
-			}
-			switch {
-			case err != nil:
-				// Fail closed: a password that could not be checked is not set.
-				d.Metrics.BreachCheck(metrics.BreachError)
-				return internalError(c, d.Logger, "reset: breach check", err)
-			case v.Breached:
-				d.Metrics.BreachCheck(metrics.BreachBreached)
-				codes.Add(safereset.ER349)
-			case v.Weak:
-				d.Metrics.BreachCheck(metrics.BreachWeak)
-				codes.Add(safereset.ER349)
-			default:
-				d.Metrics.BreachCheck(metrics.BreachOK)
-			}
+		if err := passwordRules(ctx, d, pw, emailKey, &codes); err != nil {
+			// Fail closed: a password that could not be checked is not set.
+			return internalError(c, d.Logger, "reset: breach check", err)
 		}
 		// Compared in NFKC form, the form that is hashed; a missing or
 		// non-string value counts as "".

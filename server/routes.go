@@ -22,6 +22,7 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	const reset = "/api/v1/user/reset-password"
 	app.Post(reset, withRoute("request"), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
 	app.Patch(reset, withRoute("reset"), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
+	app.Post("/api/v1/password/check", withRoute("check"), limitIP(&d, safereset.RouteCheck), authenticate(&d), handlePasswordCheck(&d))
 	app.Get("/api/v1/doc.json", withRoute("doc"), handleDoc(doc))
 	return app, nil
 }
