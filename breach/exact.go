@@ -190,7 +190,7 @@ func OpenExact(path string) (*Exact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breach: open exact store %s: %w", path, err)
 	}
-	b, unmap, err := mapFile(fh, st.Size())
+	b, unmap, err := mapExact(fh, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("breach: open exact store %s: %w", path, err)
 	}

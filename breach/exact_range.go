@@ -48,11 +48,16 @@ const upperHex = "0123456789ABCDEF"
 
 // appendLine appends "SUFFIX35HEX:COUNT".
 func appendLine(dst []byte, suffix []byte, count uint64) []byte {
-	dst = append(dst, upperHex[suffix[0]&0x0f])
-	for _, b := range suffix[1:SuffixBytes] {
-		dst = append(dst, upperHex[b>>4], upperHex[b&0x0f])
+	n := len(dst)
+	dst = append(dst, "00000000000000000000000000000000000:"...)
+	line := dst[n : n+36]
+	_ = suffix[SuffixBytes-1]
+	line[0] = upperHex[suffix[0]&0x0f]
+	for i := 1; i < SuffixBytes; i++ {
+		b := suffix[i]
+		line[2*i-1] = upperHex[b>>4]
+		line[2*i] = upperHex[b&0x0f]
 	}
-	dst = append(dst, ':')
 	return strconv.AppendUint(dst, count, 10)
 }
 
