@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -67,7 +68,7 @@ func handlePasswordCheck(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := readBody(c)
 		if !ok {
-			return failWith(c, safereset.ER413)
+			return failWith(safereset.ER413)
 		}
 		f, _ := decodeObject(body, fieldPassword, fieldEmail)
 		pw, email := f[fieldPassword], f[fieldEmail]
@@ -81,10 +82,10 @@ func handlePasswordCheck(d *Deps) fiber.Handler {
 			}
 		}
 		if err := passwordRules(c.UserContext(), d, pw, emailKey, &codes); err != nil {
-			return internalError(c, d.Logger, "password check: breach check", err)
+			return internal(fmt.Errorf("password check: breach check: %w", err))
 		}
 		if len(codes) > 0 {
-			return fail(c, codes)
+			return fail(codes)
 		}
 		setCodes(c, nil)
 		c.Status(fiber.StatusNoContent)

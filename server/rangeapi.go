@@ -74,28 +74,39 @@ func NewRange(d RangeDeps) (*fiber.App, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	app := fiber.New(fiberConfig(0, rangeErrorHandler(d.Logger)))
+	app := fiber.New(fiberConfig(0, rangeErrors(d.Logger)))
 	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
-	app.Use(recoverPanic(d.Logger))
+	app.Use(recoverPanic())
 	app.Get("/range/:prefix", handleRange(&d))
 	app.Get("/readyz", handleRangeReadyz(&d))
 	return app, nil
 }
 
-// rangeErrorHandler answers every error of the range app, unknown routes
-// included, with a one-line text body; a cause is logged, never shown.
-func rangeErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
-	return func(c *fiber.Ctx, err error) error {
-		status, msg := fiber.StatusInternalServerError, msgError
-		var fe *fiber.Error
-		if errors.As(err, &fe) && fe.Code < 500 {
-			status, msg = fe.Code, fe.Message // Fiber's own fixed texts ("Not Found")
-		} else {
-			logger.Error("range api", "path", "range", "error", err.Error())
-		}
-		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-		return c.Status(status).SendString(msg)
+// rangeErrors is the range listener's one error handler: the same as the
+// other listeners' (causes logged once, never sent), rendering a one-line
+// text body as the Pwned Passwords API does.
+func rangeErrors(logger *slog.Logger) fiber.ErrorHandler {
+	return errorHandler(logger, renderRange, func(c *fiber.Ctx) error {
+		return c.SendStatus(fiber.StatusRequestEntityTooLarge)
+	})
+}
+
+func renderRange(c *fiber.Ctx, e *HTTPError) error {
+	status, msg := e.Code, e.Msg
+	if status == 0 {
+		status = fiber.StatusInternalServerError
 	}
+	if msg == "" {
+		msg = msgError
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.Status(status).SendString(msg)
+}
+
+// rangeFail is a range API answer: status, a fixed one-line message, and
+// the cause to log (nil for a bad request).
+func rangeFail(status int, msg string, cause error) error {
+	return &HTTPError{Code: status, Msg: msg, Err: cause}
 }
 
 func handleRangeReadyz(d *RangeDeps) fiber.Handler {
@@ -127,33 +138,31 @@ func handleRange(d *RangeDeps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		padded := strings.EqualFold(c.Get("Add-Padding"), "true")
-		text := func(status int, result, msg string) error {
+		text := func(status int, result, msg string, cause error) error {
 			d.Metrics.RangeRequest(result, padded, time.Since(start).Seconds())
-			c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-			return c.Status(status).SendString(msg)
+			return rangeFail(status, msg, cause)
 		}
 		if d.Limiter != nil {
 			res, err := d.Limiter.Take(c.UserContext(), safereset.RouteRange, safereset.LimitIP, clientIP(c, d.ClientIP))
 			if err != nil {
-				d.Logger.Error("range api: ratelimit", "error", err.Error())
-				return text(fiber.StatusInternalServerError, metrics.RangeError, msgError)
+				return text(fiber.StatusInternalServerError, metrics.RangeError, msgError, fmt.Errorf("range: ratelimit: %w", err))
 			}
 			if res.Reached {
 				d.Metrics.RateLimited(safereset.RouteRange, safereset.LimitIP)
 				retry := max(int64(res.Reset.Sub(d.Now()).Seconds()+0.999), 1)
 				c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(retry, 10))
-				return text(fiber.StatusTooManyRequests, metrics.RangeLimited, msgLimited)
+				return text(fiber.StatusTooManyRequests, metrics.RangeLimited, msgLimited, nil)
 			}
 		}
 		prefix, ok := parseRangePrefix(c.Params("prefix"))
 		if !ok {
-			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadPrefix)
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadPrefix, nil)
 		}
 		switch mode := c.Query("mode"); {
 		case strings.EqualFold(mode, "ntlm"):
-			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgNTLM)
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgNTLM, nil)
 		case mode != "" && !strings.EqualFold(mode, "sha1"):
-			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadMode)
+			return text(fiber.StatusBadRequest, metrics.RangeBadRequest, msgBadMode, nil)
 		}
 
 		// One tag per prefix and data set. A padded answer has the same
@@ -178,10 +187,9 @@ func handleRange(d *RangeDeps) fiber.Handler {
 		body, _, err := d.Source.AppendRange((*bp)[:0], prefix, padTo)
 		*bp = body[:0]
 		if err != nil {
-			d.Logger.Error("range api: read range", "error", err.Error())
 			c.Response().Header.Del(fiber.HeaderETag)
 			c.Response().Header.Del(fiber.HeaderCacheControl)
-			return text(fiber.StatusInternalServerError, metrics.RangeError, msgError)
+			return text(fiber.StatusInternalServerError, metrics.RangeError, msgError, fmt.Errorf("range: read: %w", err))
 		}
 		c.Set(fiber.HeaderContentType, fiber.MIMETextPlain)
 		c.Response().SetBody(body)

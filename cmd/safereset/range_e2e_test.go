@@ -188,19 +188,19 @@ func TestRange_API(t *testing.T) {
 			t.Fatalf("/readyz: %d %q", resp.StatusCode, body)
 		}
 		line := metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="ok"}`)
-		if n := metricValue(t, line); n < 3 {
+		if n := metricOf(t, line); n < 3 {
 			t.Fatalf("range ok count %v (%q)", n, line)
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="bad_request"}`)); n < 7 {
+		if n := metricOf(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="bad_request"}`)); n < 7 {
 			t.Fatalf("bad_request count %v", n)
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="not_modified"}`)); n < 2 {
+		if n := metricOf(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="not_modified"}`)); n < 2 {
 			t.Fatalf("not_modified count %v", n)
 		}
 	})
 }
 
-func metricValue(t *testing.T, line string) float64 {
+func metricOf(t *testing.T, line string) float64 {
 	t.Helper()
 	i := strings.LastIndexByte(line, ' ')
 	if i < 0 {
@@ -227,7 +227,7 @@ func TestRange_RateLimit(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || strings.ContainsAny(body, "\r\n") {
 		t.Fatalf("4th request: %d %q Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
-	if n := metricValue(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="limited"}`)); n != 1 {
+	if n := metricOf(t, metricLine(t, p.Admin, `safereset_range_requests_total{padded="false",result="limited"}`)); n != 1 {
 		t.Fatalf("limited count %v", n)
 	}
 }
@@ -277,16 +277,16 @@ func TestBreachExact_TwoStage(t *testing.T) {
 		if got := patchCodes(p.testServer, key, "Tr0ub4dor&3"); slices.Contains(got, string(safereset.ER349)) {
 			t.Fatalf("member below --breach-min-count refused as breached: %v", got)
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, "safereset_breach_false_positives_avoided_total")); n < float64(len(fps)) {
+		if n := metricOf(t, metricLine(t, p.Admin, "safereset_breach_false_positives_avoided_total")); n < float64(len(fps)) {
 			t.Fatalf("false positives avoided = %v, want >= %d", n, len(fps))
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, "safereset_breach_exact_confirmed_total")); n < 1 {
+		if n := metricOf(t, metricLine(t, p.Admin, "safereset_breach_exact_confirmed_total")); n < 1 {
 			t.Fatalf("confirmed = %v", n)
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, "safereset_breach_below_min_count_total")); n < 1 {
+		if n := metricOf(t, metricLine(t, p.Admin, "safereset_breach_below_min_count_total")); n < 1 {
 			t.Fatalf("below min count = %v", n)
 		}
-		if n := metricValue(t, metricLine(t, p.Admin, "safereset_breach_bloom_hits_total")); n < float64(len(fps)+2) {
+		if n := metricOf(t, metricLine(t, p.Admin, "safereset_breach_bloom_hits_total")); n < float64(len(fps)+2) {
 			t.Fatalf("bloom hits = %v", n)
 		}
 	})
