@@ -94,7 +94,11 @@ func NewChecker(f *Filter, opts CheckerOptions) *Checker {
 		now = time.Now
 	}
 	c := &Checker{minScore: opts.MinScore, verify: opts.VerifyOnReload, now: now, copyToMemory: opts.CopyToMemory, stop: make(chan struct{})}
-	c.two.exact, c.two.minCount = opts.Exact, max(opts.MinCount, 1)
+	if opts.Exact != nil {
+		c.two.exact.Store(opts.Exact)
+		c.two.enabled = true
+	}
+	c.two.minCount = max(opts.MinCount, 1)
 	l := &loaded{f: f, loadedAt: now(), path: f.Path()}
 	c.cur.Store(l)
 	c.startCopy(l)
@@ -267,6 +271,12 @@ func (c *Checker) Reload(path string) error {
 			return fmt.Errorf("breach: reload %s: %w", path, err)
 		}
 	}
+	// The exact store is swapped first: until the filter follows, the old
+	// filter's hits are confirmed by a store that holds all of them.
+	if err := c.two.reload(f); err != nil {
+		f.Close()
+		return fmt.Errorf("breach: reload %s: exact store: %w", path, err)
+	}
 	l := &loaded{f: f, loadedAt: c.now(), path: path}
 	old := c.cur.Swap(l)
 	old.f.Close()
@@ -314,8 +324,8 @@ func (c *Checker) Close() error {
 	close(c.stop)
 	c.reloadMu.Unlock()
 	c.copies.Wait()
-	if c.two.exact != nil {
-		c.two.exact.Close()
+	if e := c.two.exact.Load(); e != nil {
+		e.Close()
 	}
 	return c.cur.Load().f.Close()
 }

@@ -1,15 +1,31 @@
 package breach
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 )
+
+// ErrNotPaired is returned when an exact store was not written by the same
+// build as the filter it is to confirm: the filter may hold hashes the
+// store lacks, and those breached passwords would pass as false positives.
+var ErrNotPaired = errors.New("breach: the exact store was not built with this filter (breach build --exact writes both in one run)")
+
+// Paired checks that e was written by the same build as f (both carry the
+// build's time stamp).
+func Paired(f *Filter, e *Exact) error {
+	if fb, eb := f.Header().BuiltAt, e.Header().BuiltAt; !fb.Equal(eb) {
+		return fmt.Errorf("%w: filter built %s, exact store %s", ErrNotPaired, fb.Format("2006-01-02T15:04:05.999999999Z"), eb.Format("2006-01-02T15:04:05.999999999Z"))
+	}
+	return nil
+}
 
 // twoStage confirms filter hits against an exact store: the filter answers
 // most passwords (not breached) from memory in well under a microsecond,
 // and only its hits, real or false positive, cost an exact lookup.
 type twoStage struct {
-	exact    *Exact // nil: the filter's answer is final
+	exact    atomic.Pointer[Exact] // nil: the filter's answer is final
+	enabled  bool
 	minCount uint64
 
 	bloomHits, confirmed, falsePositives, belowMin atomic.Uint64
@@ -37,13 +53,22 @@ func (t *twoStage) contains(f *Filter, sum [20]byte) (bool, error) {
 	if !f.ContainsSHA1(sum) {
 		return false, nil
 	}
-	if t.exact == nil {
+	if !t.enabled {
 		return true, nil
 	}
 	t.bloomHits.Add(1)
-	n, err := t.exact.Count(sum)
-	if err != nil {
-		return false, fmt.Errorf("breach: confirm: %w", err)
+	var n uint64
+	for {
+		e := t.exact.Load()
+		var err error
+		n, err = e.Count(sum)
+		if errors.Is(err, ErrClosed) && t.exact.Load() != e {
+			continue // a reload swapped it between the load and the lookup
+		}
+		if err != nil {
+			return false, fmt.Errorf("breach: confirm: %w", err)
+		}
+		break
 	}
 	switch {
 	case n == 0:
@@ -61,7 +86,7 @@ func (t *twoStage) contains(f *Filter, sum [20]byte) (bool, error) {
 func (c *Checker) ExactStats() ExactStats {
 	t := &c.two
 	return ExactStats{
-		Enabled:        t.exact != nil,
+		Enabled:        t.enabled,
 		BloomHits:      t.bloomHits.Load(),
 		Confirmed:      t.confirmed.Load(),
 		FalsePositives: t.falsePositives.Load(),
@@ -71,4 +96,26 @@ func (c *Checker) ExactStats() ExactStats {
 
 // Exact returns the exact store the Checker confirms hits with, nil if none.
 // It stays open until the Checker is closed.
-func (c *Checker) Exact() *Exact { return c.two.exact }
+func (c *Checker) Exact() *Exact { return c.two.exact.Load() }
+
+// reload reopens the exact store from its path for the new filter f and
+// swaps it in; the old one closes after its last lookup. Only the cheap
+// checks and the pairing run: a full Verify reads every byte (tens of GB
+// at full size).
+func (t *twoStage) reload(f *Filter) error {
+	if !t.enabled {
+		return nil
+	}
+	old := t.exact.Load()
+	e, err := OpenExact(old.Path())
+	if err != nil {
+		return err
+	}
+	if err := Paired(f, e); err != nil {
+		e.Close()
+		return err
+	}
+	t.exact.Store(e)
+	old.Close()
+	return nil
+}

@@ -2,6 +2,7 @@ package breach_test
 
 import (
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,70 @@ func TestChecker_TwoStage(t *testing.T) {
 				t.Fatalf("ExactStats = %+v, want %+v", s, want)
 			}
 		})
+	}
+}
+
+// Reload reopens the exact store with the filter, and refuses a filter
+// whose exact store was not rebuilt with it (its new hashes would pass as
+// false positives).
+func TestChecker_TwoStageReload(t *testing.T) {
+	dir := t.TempDir()
+	bloomPath, exactPath := filepath.Join(dir, "f.bloom"), filepath.Join(dir, "f.exact")
+	first := hibpFile(t, "Aardvark-Lantern-1!", "Badger-Lantern-2!")
+	mustBuild(t, breach.BuildOptions{Out: bloomPath, Exact: exactPath, Inputs: []string{first}})
+	e, err := breach.OpenExact(exactPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := breach.NewChecker(mustOpen(t, bloomPath), breach.CheckerOptions{Exact: e})
+	defer c.Close()
+	breached := func(pw string) bool {
+		t.Helper()
+		v, err := c.Check(pw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Breached
+	}
+	if !breached("Aardvark-Lantern-1!") || breached("Cheetah-Lantern-3!") {
+		t.Fatal("first build: wrong verdicts")
+	}
+
+	second := hibpFile(t, "Aardvark-Lantern-1!", "Badger-Lantern-2!", "Cheetah-Lantern-3!")
+	t.Run("FilterOnlyRefused", func(t *testing.T) {
+		other := filepath.Join(t.TempDir(), "other.bloom")
+		mustBuild(t, breach.BuildOptions{Out: other, Inputs: []string{second}})
+		if err := c.Reload(other); !errors.Is(err, breach.ErrNotPaired) {
+			t.Fatalf("Reload of a filter without its exact store: %v, want ErrNotPaired", err)
+		}
+		if breached("Cheetah-Lantern-3!") || !breached("Aardvark-Lantern-1!") {
+			t.Fatal("a refused reload changed the verdicts")
+		}
+	})
+	t.Run("Both", func(t *testing.T) {
+		mustBuild(t, breach.BuildOptions{Out: bloomPath, Exact: exactPath, Inputs: []string{second}})
+		if err := c.Reload(""); err != nil {
+			t.Fatal(err)
+		}
+		if !breached("Cheetah-Lantern-3!") || !breached("Aardvark-Lantern-1!") || breached("Dingo-Lantern-4!") {
+			t.Fatal("after reloading both: wrong verdicts")
+		}
+		if c.Exact().Header().N != 3 {
+			t.Fatalf("exact store after reload holds %d hashes", c.Exact().Header().N)
+		}
+	})
+}
+
+func TestPaired(t *testing.T) {
+	in := hibpFile(t, "Egret-Lantern-5!")
+	dir := t.TempDir()
+	mustBuild(t, breach.BuildOptions{Out: filepath.Join(dir, "a.bloom"), Exact: filepath.Join(dir, "a.exact"), Inputs: []string{in}})
+	mustBuild(t, breach.BuildOptions{Out: filepath.Join(dir, "b.bloom"), Exact: filepath.Join(dir, "b.exact"), Inputs: []string{in}})
+	fa, ea, eb := mustOpen(t, filepath.Join(dir, "a.bloom")), mustOpenExact(t, filepath.Join(dir, "a.exact")), mustOpenExact(t, filepath.Join(dir, "b.exact"))
+	if err := breach.Paired(fa, ea); err != nil {
+		t.Fatalf("same build: %v", err)
+	}
+	if err := breach.Paired(fa, eb); !errors.Is(err, breach.ErrNotPaired) {
+		t.Fatalf("other build: %v, want ErrNotPaired", err)
 	}
 }

@@ -294,6 +294,7 @@ func TestBreachExact_TwoStage(t *testing.T) {
 
 func TestServe_ExactFlagsRefused(t *testing.T) {
 	c := buildExactCorpus(t, "0.001", knownBreached, nil, 10)
+	other := buildExactCorpus(t, "0.001", knownBreached, nil, 10)
 	trunc := filepath.Join(t.TempDir(), "t.exact")
 	b, _ := os.ReadFile(c.exact)
 	os.WriteFile(trunc, b[:len(b)-5], 0o600)
@@ -307,6 +308,7 @@ func TestServe_ExactFlagsRefused(t *testing.T) {
 		{"ExactWithoutFilter", []string{"--breach-exact", c.exact}, "--breach-exact needs --breach-filter"},
 		{"TruncatedExact", []string{"--breach-filter", c.bloom, "--breach-exact", trunc}, "truncated"},
 		{"FilterAsExact", []string{"--breach-filter", c.bloom, "--breach-exact", c.bloom}, "not a safereset exact breach store"},
+		{"NotPaired", []string{"--breach-filter", c.bloom, "--breach-exact", other.exact}, "not built with this filter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)

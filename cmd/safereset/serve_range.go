@@ -28,13 +28,18 @@ func (c *serveConfig) validateExact() error {
 }
 
 // openExact opens --breach-exact, nil when it is not set.
-func openExact(c *serveConfig) (*breach.Exact, error) {
+// It must come from the same build as the filter f.
+func openExact(c *serveConfig, f *breach.Filter) (*breach.Exact, error) {
 	if c.breachExact == "" {
 		return nil, nil
 	}
 	e, err := breach.OpenExact(c.breachExact)
 	if err != nil {
 		return nil, fmt.Errorf("--breach-exact: %w", err)
+	}
+	if err := breach.Paired(f, e); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("--breach-exact %s: %w", c.breachExact, err)
 	}
 	return e, nil
 }

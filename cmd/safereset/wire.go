@@ -277,7 +277,7 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	// VerifyOnReload: a new file's checksum is verified in full, on the
 	// same open that is then served, before it replaces a good one.
 	opts := breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now, MinCount: c.breachMinCount}
-	if opts.Exact, err = openExact(c); err != nil {
+	if opts.Exact, err = openExact(c, f); err != nil {
 		f.Close()
 		return nil, err
 	}
