@@ -104,30 +104,6 @@ func BenchmarkLookup(b *testing.B) {
 			b.Run("Mapped/Member", func(b *testing.B) {
 				benchContains(b, f, members, true)
 			})
-			// bloom/v3's own Test on the same mapping, k loads one after
-			// another: what ContainsSHA1's prefetching probe replaced.
-			b.Run("Mapped/MemberBloomTest", func(b *testing.B) {
-				bf := f.Bloom()
-				mask := len(members) - 1
-				hits := 0
-				b.ResetTimer()
-				for i := range b.N {
-					if bf.Test(members[i&mask][:]) {
-						hits++
-					}
-				}
-				if hits != b.N {
-					b.Fatalf("%d of %d members found", hits, b.N)
-				}
-			})
-			b.Run("Mapped/NonMemberBloomTest", func(b *testing.B) {
-				bf := f.Bloom()
-				mask := len(probes) - 1
-				b.ResetTimer()
-				for i := range b.N {
-					bf.Test(probes[i&mask][:])
-				}
-			})
 			b.Run("Mapped/CheckerCheck", func(b *testing.B) {
 				c := breach.NewChecker(mustOpen(b, path), breach.CheckerOptions{})
 				pw := make([]string, 1<<16)

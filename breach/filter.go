@@ -28,7 +28,6 @@ type Filter struct {
 	path  string // "" for the embedded default filter
 	data  []byte // the whole file: a read-only mapping or an owned copy
 	bf    *bloom.BloomFilter
-	probe probe // lookup.go
 	unmap func([]byte) error
 
 	// refs is 1 for the owner plus 1 per check in flight; the mapping is
@@ -111,7 +110,6 @@ func newFilter(h Header, path string, b []byte, unmap func([]byte) error) (*Filt
 		path:  path,
 		data:  b,
 		bf:    bloom.FromWithM(words, uint(h.M), uint(h.K)),
-		probe: newProbe(words, h.M, h.K),
 		unmap: unmap,
 	}
 	f.refs.Store(1)
@@ -160,7 +158,7 @@ func (f *Filter) Bloom() *bloom.BloomFilter { return f.bf }
 
 // ContainsSHA1 reports whether the raw 20-byte SHA-1 digest is (probably)
 // in the filter. The caller must keep f open during the call.
-func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.probe.contains(&sum) }
+func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.bf.Test(sum[:]) }
 
 // Verify reads every word and compares the checksum with the header's. It
 // returns an error wrapping ErrCorrupt on a mismatch. As a side effect the
@@ -237,7 +235,7 @@ func (f *Filter) release() error {
 		return nil
 	}
 	b := f.data
-	f.data, f.bf, f.probe = nil, nil, probe{}
+	f.data, f.bf = nil, nil
 	if err := f.unmap(b); err != nil {
 		return fmt.Errorf("breach: unmap filter: %w", err)
 	}
