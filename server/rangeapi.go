@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/clientip"
 	"github.com/safereset/safereset/metrics"
 )
 
@@ -34,7 +35,7 @@ type RangeDeps struct {
 	Source RangeSource
 	// Limiter applies the per-IP limit of safereset.RouteRange; nil disables it.
 	Limiter  safereset.Limiter
-	ClientIP func(peer net.IP, xForwardedFor, forwarded []string) net.IP
+	ClientIP clientip.Resolver
 	Metrics  *metrics.Metrics // nil ok
 	Logger   *slog.Logger
 	Now      func() time.Time

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/breach"
@@ -70,13 +69,12 @@ func exactCounts(checker *breach.Checker) func() metrics.ExactCounts {
 
 // newRangeServer builds the range API for --range-addr, nil when the flag
 // is empty.
-func newRangeServer(c *serveConfig, checker *verifiedChecker, limiter safereset.Limiter, clientIP func(net.IP, []string, []string) net.IP,
-	m *metrics.Metrics, logger *slog.Logger) (*server.RangeServer, error) {
+func newRangeServer(c *serveConfig, checker *verifiedChecker, limiter safereset.Limiter, m *metrics.Metrics, logger *slog.Logger) (*server.RangeServer, error) {
 	if c.rangeAddr == "" {
 		return nil, nil
 	}
 	return server.NewRangeServer(server.RangeDeps{
-		Source: checker.Exact(), Limiter: limiter, ClientIP: clientIP, Metrics: m, Logger: logger,
+		Source: checker.Exact(), Limiter: limiter, ClientIP: c.clientIP, Metrics: m, Logger: logger,
 		MaxConnsPerIP: c.maxConnsPerIP,
 		Ready: func() []string {
 			if err := checker.Ping(context.Background()); err != nil {
