@@ -50,8 +50,9 @@ type ExactStats struct {
 // contains reports whether the digest is breached: in the filter and, with
 // an exact store, in it at least minCount times.
 func (t *twoStage) contains(f *Filter, sum [20]byte) (bool, error) {
-	if !f.ContainsSHA1(sum) {
-		return false, nil
+	hit, err := f.Lookup(sum)
+	if err != nil || !hit {
+		return false, err
 	}
 	if !t.enabled {
 		return true, nil

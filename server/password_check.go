@@ -34,7 +34,9 @@ func handlePasswordCheck(d *Deps) fiber.Handler {
 		}
 		var verdict *safereset.Verdict
 		if passwordLengthOK(pw) {
-			v, err := breachCheck(c.UserContext(), d, pw, emailKey)
+			// The full check, strength estimate included, as for a PATCH
+			// carrying a live token: this answer is the verdict itself.
+			v, err := breachCheck(c.UserContext(), d, pw, emailKey, true)
 			if err != nil {
 				// Fail closed: a password that could not be checked is not
 				// said to be acceptable.

@@ -10,12 +10,19 @@ import (
 )
 
 // The check route gives, for every password, exactly the password codes
-// the PATCH route gives for it (the PATCH is sent with an unknown token,
-// so it also says ER352, which is dropped before comparing).
+// the PATCH route gives for it. The PATCH carries alice's live token (a
+// guess gets only the cheap rules) and a passwordVerify that differs, so
+// it changes nothing and also says ER350, which is dropped before
+// comparing.
 func TestPasswordCheck_SameRulesAsPatch(t *testing.T) {
 	c := buildExactCorpus(t, "0.001", knownBreached, nil, 100)
 	s := startServer(t, "", "--breach-filter", c.bloom, "--breach-exact", c.exact, "--rate-reset-email", "0", "--rate-ip", "0")
 	key := s.apiKey("check")
+	s.addUser(alice, "Original-Secret-77!q")
+	if r := s.post(key, alice); r.Status != 202 {
+		t.Fatalf("token request: %d", r.Status)
+	}
+	token := s.waitToken(alice, 1)
 	check := func(body map[string]any) response {
 		b, _ := json.Marshal(body)
 		return s.do("POST", "/api/v1/password/check", map[string]string{"X-Api-Key": key}, string(b))
@@ -35,8 +42,11 @@ func TestPasswordCheck_SameRulesAsPatch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := check(map[string]any{"password": tc.pw, "emailAddress": alice})
-			patch := s.patch(key, alice, tc.pw, tc.pw, strings.Repeat("0", 32)).Codes()
-			patch = slices.DeleteFunc(patch, func(c string) bool { return c == string(safereset.ER352) })
+			patch := s.patch(key, alice, tc.pw, tc.pw+"-differs", token).Codes()
+			if !slices.Contains(patch, string(safereset.ER350)) {
+				t.Fatalf("PATCH codes %v lack ER350: the test would have reset the password", patch)
+			}
+			patch = slices.DeleteFunc(patch, func(c string) bool { return c == string(safereset.ER350) })
 			if !sameCodes(r.Codes(), tc.want...) || !sameCodes(patch, tc.want...) {
 				t.Fatalf("check: %d %v, patch codes %v, want %v", r.Status, r.Codes(), patch, tc.want)
 			}
