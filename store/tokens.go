@@ -37,7 +37,7 @@ var errTokenCollision = errors.New("token hash already stored")
 // writer lock: it must be quick (render a template) and must not call the
 // store, or it deadlocks.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
-	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
 		return false, errors.New("store: request reset: token has no expiry")
 	}
@@ -91,13 +91,15 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		if err != nil {
 			return fmt.Errorf("compose mail: %w", err)
 		}
-		_, err = enqueue(tx, safereset.OutboxEntry{
+		if _, err := enqueue(tx, safereset.OutboxEntry{
 			Message:     msg,
 			CreatedAt:   now,
 			NotAfter:    notAfter,
 			NextAttempt: now,
-		})
-		return err
+		}); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: request reset: %w", err)
@@ -126,7 +128,7 @@ func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byt
 // PasswordHash to newHash and PasswordChangedAt to now, and deletes every
 // outstanding token of the user. Of several concurrent calls with one
 // token, exactly one succeeds; the others get safereset.ErrTokenInvalid.
-func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (safereset.User, error) {
+func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...safereset.EffectsFunc) (safereset.User, error) {
 	if newHash == "" {
 		return safereset.User{}, errEmptyHash
 	}
@@ -142,7 +144,10 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		if err := putJSON(tx.Bucket([]byte(bucketUsers)), u64(u.ID), u); err != nil {
 			return err
 		}
-		return deleteUserTokens(tx, u.ID)
+		if err := deleteUserTokens(tx, u.ID); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("store: reset password: %w", err)
@@ -318,6 +323,7 @@ func decoyWrites(tx *bolt.Tx, hash [32]byte, now time.Time) error {
 		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
 		{bucketOutbox, u64(noID), make([]byte, 512)},
 		{bucketOutboxDue, dueKey(now, noID), []byte{}},
+		{bucketAudit, u64(noID), make([]byte, 256)},
 	}
 	for _, d := range decoys {
 		b := tx.Bucket([]byte(d.bucket))
