@@ -1,7 +1,9 @@
 package safereset
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"time"
 )
@@ -57,6 +59,23 @@ type WebhookDelivery struct {
 	URL  string          `json:"url"`
 	Type EventType       `json:"type"`
 	Body json.RawMessage `json:"body"`
+}
+
+// ErrWebhookPermanent marks a webhook delivery failure that retrying will
+// not fix (a 4xx answer other than 408 and 429, a redirect). Deliverers
+// wrap it; the outbox worker drops such deliveries instead of retrying.
+var ErrWebhookPermanent = errors.New("permanent webhook failure")
+
+// WebhookSender delivers one queued event now. It returns an error
+// wrapping ErrWebhookPermanent when retrying cannot help.
+type WebhookSender interface {
+	Deliver(ctx context.Context, d WebhookDelivery) error
+}
+
+// EventPublisher turns an event into outbox entries, one per configured
+// receiver (none when there is none). The entries share one webhook-id.
+type EventPublisher interface {
+	Entries(ev Event) ([]OutboxEntry, error)
 }
 
 // AuditAction names one kind of change in the audit trail.

@@ -25,6 +25,7 @@ type Metrics struct {
 	hashDuration prometheus.Histogram
 	hashInFlight prometheus.Gauge
 	byClient     *prometheus.CounterVec
+	events       eventMetrics
 	now          func() time.Time
 
 	clientsMu sync.Mutex
@@ -109,6 +110,7 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 	}, []string{"route", "client"})
 	m.clients = make(map[string]struct{})
 	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
+	m.initEvents(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Every code exists at 0 from the start, so alerts and dashboards work
