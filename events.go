@@ -161,3 +161,60 @@ func MaskIP(addr string) string {
 	}
 	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(48, 128)), Mask: net.CIDRMask(48, 128)}).String()
 }
+
+// Actor is who made a change, as audit lines and events name it.
+type Actor struct {
+	// Name is "apikey:NAME", "jwt:LABEL", "admin" or "system".
+	Name      string
+	RequestID string
+	// ClientAddr is already masked (MaskIP).
+	ClientAddr string
+}
+
+// ActorSystem makes changes nobody asked for over the network (a reload on
+// SIGHUP, the retention sweep).
+const ActorSystem = "system"
+
+// NewActor returns the actor of a request from addr, masking addr.
+func NewActor(name, requestID, addr string) Actor {
+	return Actor{Name: name, RequestID: requestID, ClientAddr: MaskIP(addr)}
+}
+
+// Audit returns the audit entry for action by a. The store sets its ID,
+// its time when zero, and its user for changes to a user.
+func (a Actor) Audit(action AuditAction, target string) AuditEntry {
+	return AuditEntry{Action: action, Actor: a.Name, RequestID: a.RequestID, ClientAddr: a.ClientAddr, Target: target}
+}
+
+// UserEffects returns the effects of a's change to a user: its audit line
+// and, when ev is not empty, the event ev about the user (as stored after
+// the change) for every receiver of pub. pub may be nil.
+func UserEffects(pub EventPublisher, a Actor, action AuditAction, ev EventType) EffectsFunc {
+	return func(u User) (Effects, error) {
+		e := Effects{Audit: []AuditEntry{a.Audit(action, "")}}
+		if ev == "" || pub == nil {
+			return e, nil
+		}
+		out, err := pub.Entries(Event{Type: ev, Data: EventData{UserID: u.ID, Email: u.Email, Client: a.Name, RequestID: a.RequestID}})
+		if err != nil {
+			return Effects{}, err
+		}
+		e.Outbox = out
+		return e, nil
+	}
+}
+
+// FilterReloadEffects returns the audit line and the breach.filter_reloaded
+// event of a reload by a. pub may be nil.
+func FilterReloadEffects(pub EventPublisher, a Actor, info FilterInfo) (Effects, error) {
+	e := Effects{Audit: []AuditEntry{a.Audit(AuditFilterReloaded, info.Source)}}
+	if pub == nil {
+		return e, nil
+	}
+	out, err := pub.Entries(Event{Type: EventFilterReloaded, Data: EventData{Client: a.Name, RequestID: a.RequestID, Filter: &info}})
+	if err != nil {
+		return Effects{}, err
+	}
+	e.Outbox = out
+	return e, nil
+}

@@ -71,13 +71,18 @@ func recoverAdmin(logger *slog.Logger) fiber.Handler {
 	}
 }
 
-// adminAuth checks the admin bearer token in constant time.
-func adminAuth(token string) fiber.Handler {
+// adminAuth checks the admin bearer token in constant time. A refusal is
+// audited (never the token offered).
+func adminAuth(d *Deps, token string) fiber.Handler {
 	want := sha256.Sum256([]byte(token))
+	var refusals refusalAudit
 	return func(c *fiber.Ctx) error {
 		scheme, got, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 		gotSum := sha256.Sum256([]byte(got))
 		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+			if refusals.allow(d.Now()) {
+				record(c.UserContext(), d, safereset.AuditAdminTokenRefused, requestIDOf(c), auditOnly(c, d, safereset.AuditAdminTokenRefused, ""))
+			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
 			return adminFail(c, fiber.StatusUnauthorized, "admin token missing or wrong")
 		}
@@ -161,7 +166,7 @@ func handleUserCreate(d *Deps) fiber.Handler {
 		if err != nil {
 			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
 		}
-		u, err = d.Store.CreateUser(c.UserContext(), u)
+		u, err = d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserCreated, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserExists):
 			return adminFail(c, fiber.StatusConflict, "a user with that address already exists")
@@ -228,7 +233,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 				bad(err.Error())
 				continue
 			}
-			switch _, err := d.Store.CreateUser(c.UserContext(), u); {
+			switch _, err := d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserImported, "")); {
 			case errors.Is(err, safereset.ErrUserExists):
 				res.Skipped++
 				if len(res.Errors) < maxImportErrors {
@@ -275,7 +280,7 @@ func handleUserDelete(d *Deps) fiber.Handler {
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
 		}
-		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
+		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress), userChange(c, d, safereset.AuditUserDeleted, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserNotFound):
 			return adminFail(c, fiber.StatusNotFound, "no user with that address")
@@ -315,7 +320,7 @@ func handleAPIKeyCreate(d *Deps) fiber.Handler {
 			return internalAdmin(c, d, "admin: generate api key", err)
 		}
 		k := safereset.APIKey{ID: id, Name: in.Name, Hash: hash, CreatedAt: d.Now()}
-		if err := d.Store.CreateAPIKey(c.UserContext(), k); err != nil {
+		if err := d.Store.CreateAPIKey(c.UserContext(), k, auditOnly(c, d, safereset.AuditAPIKeyCreated, id+" "+in.Name)); err != nil {
 			return internalAdmin(c, d, "admin: create api key", err)
 		}
 		d.Logger.Info("api key created", "request_id", requestIDOf(c), "key_id", id, "name", in.Name)
@@ -339,7 +344,7 @@ func handleAPIKeyList(d *Deps) fiber.Handler {
 func handleAPIKeyRevoke(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id := strings.Clone(c.Params("id"))
-		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now())
+		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now(), auditOnly(c, d, safereset.AuditAPIKeyRevoked, id))
 		switch {
 		case errors.Is(err, safereset.ErrAPIKeyNotFound):
 			return adminFail(c, fiber.StatusNotFound, "no api key with that id")
@@ -374,6 +379,7 @@ func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 		if err != nil {
 			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
 		}
+		record(c.UserContext(), d, safereset.AuditJWTIssued, requestIDOf(c), auditOnly(c, d, safereset.AuditJWTIssued, "jwt:"+clientName(in.Subject)))
 		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", in.Subject, "ttl", ttl.String())
 		return c.JSON(fiber.Map{"token": tok})
 	}
@@ -393,6 +399,11 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 		if err != nil {
 			d.Logger.Error("breach filter reload failed; the old filter stays", "request_id", requestIDOf(c), "error", err.Error())
 			return adminFail(c, fiber.StatusUnprocessableEntity, "reload failed, the old filter stays loaded: %s", err.Error())
+		}
+		if e, err := safereset.FilterReloadEffects(d.Events, actorOf(c, d), info); err != nil {
+			d.Logger.Error("audit: filter reload effects", "request_id", requestIDOf(c), "error", err.Error())
+		} else {
+			record(c.UserContext(), d, safereset.AuditFilterReloaded, requestIDOf(c), e)
 		}
 		d.Logger.Info("breach filter reloaded", "request_id", requestIDOf(c), "source", info.Source, "elements", info.Elements)
 		return c.JSON(info)

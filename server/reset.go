@@ -154,7 +154,7 @@ func handleRequestToken(d *Deps) fiber.Handler {
 			func(u safereset.User) (safereset.Message, time.Time, error) {
 				m, err := d.Composer.TokenMail(u.Email, token, tok.ExpiresAt)
 				return m, tok.ExpiresAt, err
-			})
+			}, userChange(c, d, safereset.AuditTokenRequested, safereset.EventResetRequested))
 		if err != nil {
 			d.Logger.Error("request token: store", "request_id", requestIDOf(c), "error", err.Error())
 			return failWith(c, safereset.ER354)
@@ -288,7 +288,8 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		}
 		// The token is checked again inside the write transaction: of two
 		// requests racing with one token, exactly one gets here first.
-		user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now())
+		user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now(),
+			userChange(c, d, safereset.AuditPasswordChanged, safereset.EventPasswordChanged))
 		switch {
 		case errors.Is(err, safereset.ErrTokenInvalid):
 			return failWith(c, safereset.ER352)
@@ -298,6 +299,9 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			return internalError(c, d.Logger, "reset: store", err)
 		}
 		d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
+		if d.Events != nil && d.NotifyOutbox != nil {
+			d.NotifyOutbox() // password.changed is queued
+		}
 
 		if err := sendConfirmation(ctx, d, user); err != nil {
 			d.Logger.Error("reset: confirmation mail failed; password was reset",

@@ -27,6 +27,8 @@ type Deliverer struct {
 	client *http.Client
 	now    func() time.Time
 	agent  string
+	// allowed is nil when any URL may be delivered to.
+	allowed map[string]bool
 }
 
 var _ safereset.WebhookSender = (*Deliverer)(nil)
@@ -40,6 +42,10 @@ type DelivererConfig struct {
 	Now func() time.Time
 	// UserAgent is sent on each request; "safereset-webhook" when empty.
 	UserAgent string
+	// Allowed lists the receivers deliveries may go to (the operator's
+	// --webhook-url values). A queued delivery for any other URL, left from
+	// an earlier configuration, fails permanently. Empty allows any.
+	Allowed []string
 }
 
 // NewDeliverer returns a deliverer that never follows redirects.
@@ -56,8 +62,20 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "safereset-webhook"
 	}
+	var allowed map[string]bool
+	for _, raw := range cfg.Allowed {
+		u, err := ParseURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if allowed == nil {
+			allowed = map[string]bool{}
+		}
+		allowed[u] = true
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return &Deliverer{
+		allowed: allowed,
 		signer: cfg.Signer,
 		now:    cfg.Now,
 		agent:  cfg.UserAgent,
@@ -99,6 +117,9 @@ func (e *DeliveryError) Unwrap() []error {
 // errors are temporary; any other answer (other 4xx, a redirect, 1xx) is
 // permanent.
 func (d *Deliverer) Deliver(ctx context.Context, w safereset.WebhookDelivery) error {
+	if d.allowed != nil && !d.allowed[w.URL] {
+		return &DeliveryError{Reason: "receiver no longer configured", Permanent: true, Err: errNotConfigured}
+	}
 	ts := d.now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(w.Body))
 	if err != nil {
@@ -133,7 +154,10 @@ func (d *Deliverer) Deliver(ctx context.Context, w safereset.WebhookDelivery) er
 	}
 }
 
-var errStatus = errors.New("receiver answered with a failure status")
+var (
+	errStatus        = errors.New("receiver answered with a failure status")
+	errNotConfigured = errors.New("receiver is not a configured --webhook-url")
+)
 
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }

@@ -327,3 +327,21 @@ func TestLoadSigner(t *testing.T) {
 		t.Error("a missing --webhook-secret-file was accepted")
 	}
 }
+
+func TestDeliver_OnlyToConfiguredReceivers(t *testing.T) {
+	_, s := mustSigner(t)
+	srv, got := newReceiver(t, func(int) int { return 200 })
+	d, err := webhook.NewDeliverer(webhook.DelivererConfig{Signer: s, Allowed: []string{"http://127.0.0.1:1/other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Deliver(context.Background(), mustEntry(t, srv.URL))
+	if !errors.Is(err, safereset.ErrWebhookPermanent) {
+		t.Errorf("delivery to an unconfigured URL: %v", err)
+	}
+	select {
+	case <-got:
+		t.Error("an unconfigured receiver got the event")
+	default:
+	}
+}

@@ -43,6 +43,7 @@ commands:
   jwt issue --subject NAME       mint a client JWT (--ttl 1h)
   breach build|check|info        build, query and inspect breach filters
   backup OUT                     write a hot backup of the database to OUT
+  audit                          print the audit trail (--since T, --follow, --json)
   version                        print the version
 
 Run "safereset <command> -h" for the flags of a command.`
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	case "backup":
 		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "safereset", versionString())
 		return nil

@@ -68,6 +68,8 @@ type serveConfig struct {
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
+
+	events eventConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -112,6 +114,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	addEventFlags(fs, &c.events)
 	return c, fs
 }
 
@@ -138,7 +141,7 @@ func (c *serveConfig) validate() error {
 	case c.minStrength < 0 || c.minStrength > 4:
 		return errors.New("--min-strength must be 0 to 4")
 	}
-	return nil
+	return c.events.validate()
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -297,16 +300,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	publisher, deliverer, err := newEvents(&c.events, c.dataDir, now)
+	if err != nil {
+		return err
+	}
+
 	m = metrics.New(reg, metrics.Sources{
 		Filter: checker.Info,
 		Outbox: func() (int, time.Time, error) { return db.OutboxStats(context.Background()) },
 		Now:    now,
 	})
-	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
+	worker := mail.NewWorker(mail.WorkerConfig{Store: db, Sender: sender, Webhooks: webhookSender(deliverer), Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	deps := server.Deps{
-		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify,
+		Store: db, Breach: checker, Composer: composer, Sender: sender, NotifyOutbox: worker.Notify, Events: eventPublisher(publisher),
 		Limiter: limiter, ClientIP: clientIPFunc(proxies, c.forwardedHeader), Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: 3, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP,
@@ -380,6 +388,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			errc <- fmt.Errorf("%s listener: %w", name, err)
 		}
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sweepAudit(workerCtx, db, c.events.auditRetention, now, logger)
+	}()
 	go serve(public, publicLn, "public")
 	go serve(opsApp, opsLn, "ops")
 
@@ -411,6 +424,9 @@ loop:
 			} else {
 				i := checker.Info()
 				logger.Info("breach filter reloaded on SIGHUP", "source", i.Source, "elements", i.Elements)
+				if recordReload(ctx, db, deps.Events, i, logger) {
+					worker.Notify()
+				}
 			}
 		}
 	}
