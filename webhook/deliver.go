@@ -76,9 +76,9 @@ func NewDeliverer(cfg DelivererConfig) (*Deliverer, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return &Deliverer{
 		allowed: allowed,
-		signer: cfg.Signer,
-		now:    cfg.Now,
-		agent:  cfg.UserAgent,
+		signer:  cfg.Signer,
+		now:     cfg.Now,
+		agent:   cfg.UserAgent,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
