@@ -97,8 +97,8 @@ const (
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "safereset.db"), srv: mailtest.Start(t), logs: newLogRecorder()}
-	h.reg = prometheus.NewRegistry()
-	h.met = metrics.New(h.reg, metrics.Sources{})
+	h.met = metrics.New(metrics.Sources{})
+	h.reg = h.met.Registry()
 	h.openStore()
 	t.Cleanup(func() {
 		h.stopWorker()

@@ -9,7 +9,7 @@ import (
 // eventMetrics are the webhook and audit collectors.
 type eventMetrics struct {
 	webhooks *prometheus.CounterVec
-	audit    *prometheus.CounterVec
+	audit    prometheus.Counter
 }
 
 // initEvents creates and registers the event collectors, every series at
@@ -19,10 +19,10 @@ func (m *Metrics) initEvents(reg prometheus.Registerer) {
 		Name: "safereset_webhook_deliveries_total",
 		Help: "Webhook delivery attempts by event type and result (sent, retry, dropped).",
 	}, []string{"event", "result"})
-	m.events.audit = prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.events.audit = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "safereset_audit_failures_total",
-		Help: "Audit or event records that could not be written, by what was being recorded.",
-	}, []string{"action"})
+		Help: "Audit lines or events of a change made outside the store (a JWT issued, a filter reloaded, an admin token refused) that could not be written.",
+	})
 	reg.MustRegister(m.events.webhooks, m.events.audit)
 	for _, t := range safereset.EventTypes() {
 		for _, r := range []string{MailSent, MailRetry, MailDropped} {
@@ -41,12 +41,12 @@ func (m *Metrics) WebhookDelivery(t safereset.EventType, result string) {
 	m.events.webhooks.WithLabelValues(oneOf(t, types...), oneOf(result, MailSent, MailRetry, MailDropped)).Inc()
 }
 
-// AuditFailure counts a change whose audit or event record could not be
-// written (the change itself was refused with it, or was made outside
-// the store).
-func (m *Metrics) AuditFailure(action safereset.AuditAction) {
+// AuditFailure counts a change made outside the store whose audit line or
+// event could not be written. (A change inside the store is refused
+// together with its records.)
+func (m *Metrics) AuditFailure() {
 	if m == nil {
 		return
 	}
-	m.events.audit.WithLabelValues(string(action)).Inc()
+	m.events.audit.Inc()
 }

@@ -87,15 +87,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		reg:    prometheus.NewRegistry(),
 		clock:  &clock{t: epoch},
 		outbox: &outbox{depth: 3, oldest: epoch.Add(-90 * time.Second)},
 	}
-	f.m = metrics.New(f.reg, metrics.Sources{
+	f.m = metrics.New(metrics.Sources{
 		Filter: func() safereset.FilterInfo { return smallFilter },
 		Outbox: f.outbox.Stats,
 		Now:    f.clock.Now,
 	})
+	f.reg = f.m.Registry()
 	return f
 }
 

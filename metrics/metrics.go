@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/safereset/safereset"
 )
@@ -27,6 +29,7 @@ type Metrics struct {
 	byClient     *prometheus.CounterVec
 	events       eventMetrics
 	now          func() time.Time
+	reg          *prometheus.Registry
 
 	clientsMu sync.Mutex
 	clients   map[string]struct{} // client label values handed out so far
@@ -69,9 +72,11 @@ type Sources struct {
 }
 
 // New creates the collectors and registers them, with the Go and process
-// collectors, on reg.
-func New(reg prometheus.Registerer, src Sources) *Metrics {
+// collectors, on a registry of its own; Handler serves it.
+func New(src Sources) *Metrics {
+	reg := prometheus.NewRegistry()
 	m := &Metrics{
+		reg: reg,
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "safereset_responses_total",
 			Help: "Responses by route and code; one count per code in each response, code=\"OK\" for success.",
@@ -174,6 +179,14 @@ func New(reg prometheus.Registerer, src Sources) *Metrics {
 	}
 	return m
 }
+
+// Handler serves the Prometheus exposition of every collector.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is the registry New filled, for tests that gather or lint it.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 func unix(t time.Time) float64 {
 	if t.IsZero() {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -272,8 +271,7 @@ func TestMetrics_SourceGauges(t *testing.T) {
 func TestNew_WithoutSources(t *testing.T) {
 	// A registry without sources still has the counters, and no gauge
 	// reads a nil func at scrape time.
-	f := &fixture{reg: prometheus.NewRegistry()}
-	metrics.New(f.reg, metrics.Sources{})
+	f := &fixture{reg: metrics.New(metrics.Sources{}).Registry()}
 	fams := f.gather(t)
 	if _, ok := fams[responses]; !ok {
 		t.Errorf("no %s without sources", responses)
@@ -324,6 +322,7 @@ func allowed() map[string]map[string]bool {
 		"status": statuses,
 		"kind":   set("ip", "email", "token", "confirmation", metrics.Other),
 		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other),
+		"event":  set("password.changed", "password.reset_requested", "account.locked", "account.unlocked", "breach.filter_reloaded", metrics.Other),
 	}
 }
 
@@ -345,6 +344,7 @@ func TestMetrics_LabelValuesFixed(t *testing.T) {
 		f.m.RateLimited(safereset.LimitRoute(h), safereset.LimitKind(h))
 		f.m.BreachCheck(h)
 		f.m.MailSend(safereset.MailKind(h), h)
+		f.m.WebhookDelivery(safereset.EventType(h), h)
 	}
 	for _, r := range metrics.Routes {
 		f.m.Response(r, 200, nil, time.Millisecond)
@@ -455,8 +455,7 @@ func TestExposition_Lint(t *testing.T) {
 // BenchmarkMetrics_Response measures the cost the access log adds to each
 // request: a typical 400 with two codes.
 func BenchmarkMetrics_Response(b *testing.B) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, metrics.Sources{})
+	m := metrics.New(metrics.Sources{})
 	codes := []safereset.Code{safereset.ER349, safereset.ER350}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -466,13 +465,13 @@ func BenchmarkMetrics_Response(b *testing.B) {
 
 // BenchmarkScrape measures one /metrics exposition of every collector.
 func BenchmarkScrape(b *testing.B) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, metrics.Sources{
+	m := metrics.New(metrics.Sources{
 		Filter: func() safereset.FilterInfo { return smallFilter },
 		Outbox: func() (int, time.Time, error) { return 3, epoch, nil },
 		Now:    func() time.Time { return epoch },
 	})
 	drive(m)
+	reg := m.Registry()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := reg.Gather(); err != nil {
@@ -484,8 +483,8 @@ func BenchmarkScrape(b *testing.B) {
 // TestClientRequest_Capped: each client gets its own series up to
 // MaxClientLabels, later clients share "other".
 func TestClientRequest_Capped(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, metrics.Sources{})
+	m := metrics.New(metrics.Sources{})
+	reg := m.Registry()
 	for i := 0; i < metrics.MaxClientLabels+50; i++ {
 		m.ClientRequest("reset", fmt.Sprintf("jwt:user-%d", i))
 	}

@@ -10,43 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/password"
 )
-
-// Ops is what the ops listener needs beyond Deps.
-type Ops struct {
-	// AdminToken guards /admin/v1 (Authorization: Bearer <token>).
-	AdminToken string
-	// Metrics serves the Prometheus exposition.
-	Metrics http.Handler
-	// Ready returns the reasons the service is not ready (none = ready).
-	Ready func() []string
-	// FilterInfo describes the loaded breach filter.
-	FilterInfo func() safereset.FilterInfo
-	// ReloadBreach swaps in the breach filter at path ("" = the configured one).
-	ReloadBreach func(path string) (safereset.FilterInfo, error)
-	// IssueJWT mints a client token; nil when JWT support is off.
-	IssueJWT func(subject string, ttl time.Duration) (string, error)
-}
-
-func (o *Ops) validate() error {
-	if len(o.AdminToken) < 32 {
-		return errors.New("server: admin token must be at least 32 characters")
-	}
-	if o.Metrics == nil || o.Ready == nil || o.FilterInfo == nil || o.ReloadBreach == nil {
-		return errors.New("server: ops needs metrics, ready, filter info and reload")
-	}
-	return nil
-}
 
 // adminError is the admin API's error body. The admin API is for operators
 // and the CLI, not the public contract, so it says what went wrong in words.
@@ -90,26 +62,6 @@ func adminAuth(d *Deps, token string) fiber.Handler {
 		return c.Next()
 	}
 }
-
-func handleHealthz() fiber.Handler {
-	return func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
-}
-
-func handleReadyz(o Ops) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		reasons := o.Ready()
-		body := fiber.Map{"breachFilter": o.FilterInfo()}
-		if len(reasons) > 0 {
-			body["status"] = "not ready"
-			body["reasons"] = reasons
-			return c.Status(fiber.StatusServiceUnavailable).JSON(body)
-		}
-		body["status"] = "ready"
-		return c.JSON(body)
-	}
-}
-
-func handleMetrics(o Ops) fiber.Handler { return adaptor.HTTPHandler(o.Metrics) }
 
 // adminUser is the body of the user routes and one line of an import.
 type adminUser struct {
@@ -395,7 +347,8 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 				return err
 			}
 		}
-		info, err := o.ReloadBreach(in.Path)
+		err := o.Breach.Reload(in.Path)
+		info := o.Breach.Info()
 		if err != nil {
 			d.Logger.Error("breach filter reload failed; the old filter stays", "request_id", requestIDOf(c), "error", err.Error())
 			return adminFail(c, fiber.StatusUnprocessableEntity, "reload failed, the old filter stays loaded: %s", err.Error())

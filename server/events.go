@@ -39,7 +39,7 @@ func auditOnly(c *fiber.Ctx, d *Deps, action safereset.AuditAction, target strin
 // failure is logged and counted, not answered.
 func record(ctx context.Context, d *Deps, action safereset.AuditAction, reqID string, e safereset.Effects) {
 	if err := d.Store.Record(ctx, e); err != nil {
-		d.Metrics.AuditFailure(action)
+		d.Metrics.AuditFailure()
 		d.Logger.Error("audit: record failed", "request_id", reqID, "action", string(action), "error", err.Error())
 		return
 	}

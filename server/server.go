@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -119,7 +120,66 @@ func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 	}
 }
 
-// Shutdown stops app, letting in-flight requests finish until ctx is done.
-func Shutdown(ctx context.Context, app *fiber.App) error {
-	return app.ShutdownWithContext(ctx)
+// Server is the two listeners of one process: the public API and the ops
+// listener. Callers Listen, wait, and Shutdown; they never see Fiber.
+type Server struct {
+	public, ops *fiber.App
+	publicAddr  net.Addr
+	opsAddr     net.Addr
+	errc        chan error
+}
+
+// New builds both apps from the same dependencies.
+func New(d Deps, o Ops) (*Server, error) {
+	public, err := NewPublic(d)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := NewOps(d, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{public: public, ops: ops, errc: make(chan error, 2)}, nil
+}
+
+// Listen binds addr (public API) and adminAddr (ops) and serves both in
+// the background. Nothing is served unless both addresses could be bound.
+func (s *Server) Listen(addr, adminAddr string) error {
+	publicLn, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("public listener: %w", err)
+	}
+	opsLn, err := net.Listen("tcp", adminAddr)
+	if err != nil {
+		publicLn.Close()
+		return fmt.Errorf("ops listener: %w", err)
+	}
+	s.publicAddr, s.opsAddr = publicLn.Addr(), opsLn.Addr()
+	serve := func(app *fiber.App, ln net.Listener, name string) {
+		if err := app.Listener(ln); err != nil {
+			s.errc <- fmt.Errorf("%s listener: %w", name, err)
+		}
+	}
+	go serve(s.public, publicLn, "public")
+	go serve(s.ops, opsLn, "ops")
+	return nil
+}
+
+// Addrs are the bound addresses of the public and the ops listener.
+func (s *Server) Addrs() (public, ops net.Addr) { return s.publicAddr, s.opsAddr }
+
+// Err reports a listener that stopped serving on its own.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Shutdown stops taking connections on both listeners and lets in-flight
+// requests finish until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := s.public.ShutdownWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("public listener: %w", err))
+	}
+	if err := s.ops.ShutdownWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("ops listener: %w", err))
+	}
+	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -111,11 +112,15 @@ func TestReadyz_NotReady(t *testing.T) {
 	d, _ := deps(t, nil, io.Discard)
 	var reasons []string
 	ops, err := server.NewOps(d, server.Ops{
-		AdminToken:   strings.Repeat("a", 40),
-		Metrics:      http.NotFoundHandler(),
-		Ready:        func() []string { return reasons },
-		FilterInfo:   func() safereset.FilterInfo { return safereset.FilterInfo{Elements: 7} },
-		ReloadBreach: func(string) (safereset.FilterInfo, error) { return safereset.FilterInfo{}, nil },
+		AdminToken: strings.Repeat("a", 40),
+		Metrics:    http.NotFoundHandler(),
+		Ready: []server.Pinger{server.PingerFunc(func(context.Context) error {
+			if len(reasons) > 0 {
+				return errors.New(reasons[0])
+			}
+			return nil
+		})},
+		Breach: fixedFilter{safereset.FilterInfo{Elements: 7}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +149,12 @@ func TestReadyz_NotReady(t *testing.T) {
 		t.Fatalf("wrong admin token: %d", resp.StatusCode)
 	}
 }
+
+// fixedFilter is a breach filter that never changes.
+type fixedFilter struct{ info safereset.FilterInfo }
+
+func (f fixedFilter) Reload(string) error        { return nil }
+func (f fixedFilter) Info() safereset.FilterInfo { return f.info }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/breach"
+	"github.com/safereset/safereset/jwtauth"
+	"github.com/safereset/safereset/mail"
+	"github.com/safereset/safereset/metrics"
+	"github.com/safereset/safereset/password"
+	"github.com/safereset/safereset/ratelimit"
+	"github.com/safereset/safereset/server"
+	"github.com/safereset/safereset/store"
+)
+
+// service is every long-lived part of `safereset serve`, each built once.
+type service struct {
+	db      *store.DB
+	checker *verifiedChecker
+	worker  *mail.Worker
+	srv     *server.Server
+	events  safereset.EventPublisher // nil without --webhook-url
+	closers []func() error
+}
+
+// Close releases what wire opened, last opened first.
+func (s *service) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+}
+
+// wire builds the service from validated settings. Everything that can be
+// refused without side effects was checked by parseServe; on error, what
+// was opened is closed again.
+func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *service, err error) {
+	s := &service{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	now := time.Now
+	setMemoryLimit(c, getenv)
+
+	adminToken, err := adminToken(c, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.db.Close)
+	if s.checker, err = openBreach(c, now); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.checker.Close)
+
+	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: "safereset"})
+	if err != nil {
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	sender, err := newSender(c, now)
+	if err != nil {
+		return nil, err
+	}
+	limiter, clientIP, err := newLimiter(c)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := newVerifier(c, now)
+	if err != nil {
+		return nil, err
+	}
+
+	publisher, deliverer, err := newEvents(&c.events, c.dataDir, now)
+	if err != nil {
+		return nil, err
+	}
+	s.events = eventPublisher(publisher)
+
+	m := metrics.New(metrics.Sources{
+		Filter: s.checker.Info,
+		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
+		Now:    now,
+	})
+	hasher, err := password.NewHasher(c.argonParams(), c.hashConcurrency, m.HashStarted)
+	if err != nil {
+		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Webhooks: webhookSender(deliverer), Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
+		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
+
+	deps := server.Deps{
+		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
+		Limiter: limiter, ClientIP: clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
+		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
+		MaxConnsPerIP: c.maxConnsPerIP,
+	}
+	ops := server.Ops{
+		AdminToken: adminToken,
+		Metrics:    m.Handler(),
+		Ready: []server.Pinger{
+			server.PingerFunc(func(ctx context.Context) error {
+				if err := s.db.Ping(ctx); err != nil {
+					return fmt.Errorf("database: %w", err)
+				}
+				return nil
+			}),
+			s.checker,
+			server.PingerFunc(func(context.Context) error {
+				if !s.worker.Alive() {
+					return errors.New("outbox worker not running")
+				}
+				return nil
+			}),
+		},
+		Breach:   s.checker,
+		IssueJWT: verifier.Issue,
+	}
+	if s.srv, err = server.New(deps, ops); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// memoryHeadroom is the soft memory limit above the argon2id budget: the
+// runtime, the mapped default filter, connection buffers and zxcvbn.
+const memoryHeadroom = 48 << 20
+
+// setMemoryLimit sizes the soft memory limit from the hashing budget. Each
+// argon2id hash allocates its memory afresh; left to GOGC alone the heap
+// may grow to twice the hashes in flight plus their garbage. The limit
+// keeps resident memory near hash-concurrency × argon2 memory + headroom
+// under a flood. GOMEMLIMIT in the environment, when set, wins.
+func setMemoryLimit(c *serveConfig, getenv func(string) string) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(c.hashConcurrency)*int64(c.argonMemory)*1024 + memoryHeadroom)
+	}
+}
+
+func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
+	token := getenv("SAFERESET_ADMIN_TOKEN")
+	if token == "" {
+		t, err := loadOrCreateSecretFile(filepath.Join(c.dataDir, "admin.token"), 32)
+		if err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		return t, nil
+	}
+	if len(token) < 32 {
+		return "", errors.New("SAFERESET_ADMIN_TOKEN must be at least 32 characters")
+	}
+	return token, nil
+}
+
+func newSender(c *serveConfig, now func() time.Time) (safereset.Sender, error) {
+	if c.smtpURL != "" {
+		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: c.smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		return sender, nil
+	}
+	sender, err := mail.NewDirSender(filepath.Join(c.dataDir, "outbox"), mail.WithFrom(c.mailFrom), mail.WithClock(now))
+	if err != nil {
+		return nil, fmt.Errorf("outbox dir: %w", err)
+	}
+	return sender, nil
+}
+
+// verifiedChecker is the breach checker with the state of its background
+// checksum verification. Until the checksum of the words has passed, the
+// service is not ready; a mismatch stops it (fail closed). The read also
+// pages the filter in, so the first requests do not pay for cold pages.
+type verifiedChecker struct {
+	*breach.Checker
+	verified atomic.Bool
+}
+
+// verify checks the filter being served (even if a reload swaps it
+// meanwhile) and reports a mismatch on the returned channel.
+func (v *verifiedChecker) verify(source string) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		if err := v.Verify(); err != nil {
+			errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			return
+		}
+		v.verified.Store(true)
+	}()
+	return errc
+}
+
+// Ping is the filter's part of readiness.
+func (v *verifiedChecker) Ping(context.Context) error {
+	switch {
+	case v.Info().Bits == 0:
+		return errors.New("breach filter not loaded")
+	case !v.verified.Load():
+		return errors.New("breach filter: verifying checksum")
+	}
+	return nil
+}
+
+// loadOrCreateSecretFile returns the trimmed contents of path, creating it
+// with n random bytes (hex) and mode 0600 when it does not exist.
+func loadOrCreateSecretFile(path string, n int) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return "", fmt.Errorf("%s holds fewer than 32 characters; delete it to have a new one generated", path)
+		}
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%s is readable by other users (mode %v); chmod 600 it", path, fi.Mode().Perm())
+		}
+		return s, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, n)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	return s, f.Close()
+}
+
+func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) {
+	var (
+		f   *breach.Filter
+		err error
+	)
+	if c.breachFilter == "" {
+		f, err = breach.OpenDefault()
+	} else {
+		f, err = breach.Open(c.breachFilter)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("breach filter: %w", err)
+	}
+	// VerifyOnReload: a new file's checksum is verified in full, on the
+	// same open that is then served, before it replaces a good one.
+	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
+}
+
+func newLimiter(c *serveConfig) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
+	proxies, err := ratelimit.ParseTrustedProxies(c.trustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	secret, err := ratelimit.LoadOrCreateSecret(c.dataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rate limit secret: %w", err)
+	}
+	l, err := ratelimit.New(ratelimit.Config{
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("rate limits: %w", err)
+	}
+	return l, clientIPFunc(proxies, c.forwardedHeader), nil
+}
+
+// clientIPFunc reads the client address from the one header the trusted
+// proxy is configured to set; the other header is whatever the client sent
+// and is ignored.
+func clientIPFunc(p ratelimit.Proxies, header string) func(net.IP, []string, []string) net.IP {
+	if header == "forwarded" {
+		return func(peer net.IP, _, fwd []string) net.IP { return p.ClientIP(peer, nil, fwd) }
+	}
+	return func(peer net.IP, xff, _ []string) net.IP { return p.ClientIP(peer, xff, nil) }
+}
+
+func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
+	cfg := jwtauth.Config{
+		DataDir: c.dataDir, PublicKeyFile: c.jwtPublicKeys, JWKSFile: c.jwtJWKS,
+		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, MaxLifetime: c.jwtMaxLifetime, Now: now,
+	}
+	if c.jwtSecretFile != "" {
+		b, err := os.ReadFile(c.jwtSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		cfg.HS256Secret = []byte(strings.TrimSpace(string(b)))
+	}
+	if c.jwtAlgorithms != "" {
+		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
+			cfg.Algorithms = append(cfg.Algorithms, strings.TrimSpace(a))
+		}
+	}
+	if c.jwtNotBefore != "" {
+		t, err := jwtauth.ParseTime(c.jwtNotBefore)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-not-before: %w", err)
+		}
+		cfg.NotBefore = t
+	}
+	v, err := jwtauth.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"github.com/safereset/safereset"
+)
+
+// Pinger is a dependency /readyz asks before calling the service ready: a
+// non-nil error is one reason it is not, reported by its text.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// PingerFunc adapts a function to Pinger.
+type PingerFunc func(ctx context.Context) error
+
+// Ping calls f.
+func (f PingerFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+// Reloader is the breach filter being served: Info describes it, Reload
+// swaps in the file at path ("" re-reads the current source) and keeps the
+// old filter when the new one fails.
+type Reloader interface {
+	Reload(path string) error
+	Info() safereset.FilterInfo
+}
+
+// Ops is what the ops listener needs beyond Deps.
+type Ops struct {
+	// AdminToken guards /admin/v1 (Authorization: Bearer <token>).
+	AdminToken string
+	// Metrics serves the Prometheus exposition.
+	Metrics http.Handler
+	// Ready are asked in order by /readyz; the service is ready when none
+	// returns an error.
+	Ready []Pinger
+	// Breach is the served breach filter, shown on /readyz and swapped by
+	// POST /admin/v1/breach/reload.
+	Breach Reloader
+	// IssueJWT mints a client token; nil when JWT support is off.
+	IssueJWT func(subject string, ttl time.Duration) (string, error)
+}
+
+func (o *Ops) validate() error {
+	if len(o.AdminToken) < 32 {
+		return errors.New("server: admin token must be at least 32 characters")
+	}
+	if o.Metrics == nil || o.Breach == nil {
+		return errors.New("server: ops needs metrics and the breach filter")
+	}
+	return nil
+}
+
+func handleHealthz() fiber.Handler {
+	return func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+}
+
+func handleReadyz(o Ops) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var reasons []string
+		for _, p := range o.Ready {
+			if err := p.Ping(c.UserContext()); err != nil {
+				reasons = append(reasons, err.Error())
+			}
+		}
+		body := fiber.Map{"breachFilter": o.Breach.Info()}
+		if len(reasons) > 0 {
+			body["status"] = "not ready"
+			body["reasons"] = reasons
+			return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+		}
+		body["status"] = "ready"
+		return c.JSON(body)
+	}
+}
+
+func handleMetrics(o Ops) fiber.Handler { return adaptor.HTTPHandler(o.Metrics) }
