@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +36,7 @@ type hookReceiver struct {
 	idsByTyp map[safereset.EventType]map[string]int // every id seen per type, with attempts
 	accepted map[string]safereset.Event             // by webhook-id
 	bad      []string                               // verification failures
+	raw      []rawDelivery                          // every verified request, as received
 	arrived  chan struct{}
 }
 
@@ -76,6 +82,9 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(400)
 		return
 	}
+	r.raw = append(r.raw, rawDelivery{Body: string(body), Headers: map[string]string{
+		"webhook-id": req.Header.Get("webhook-id"), "webhook-timestamp": req.Header.Get("webhook-timestamp"),
+		"webhook-signature": req.Header.Get("webhook-signature")}})
 	id := req.Header.Get("webhook-id")
 	if r.idsByTyp[ev.Type] == nil {
 		r.idsByTyp[ev.Type] = map[string]int{}
@@ -232,6 +241,7 @@ func TestEvents_Kill9AfterReset(t *testing.T) {
 		t.Errorf("password.changed after restart: %+v", ev.Data)
 	}
 	recv.check()
+	verifyWithNode(t, dir, recv)
 	if code := p2.term(t); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
@@ -254,5 +264,78 @@ func TestEvents_PermanentRefusalDropped(t *testing.T) {
 	}
 	if !strings.Contains(s.Log.String(), "webhook dropped: the receiver refused it") || !strings.Contains(s.Log.String(), "http 410") {
 		t.Errorf("no drop log line:\n%s", s.Log.String())
+	}
+}
+
+// rawDelivery is one request as the receiver got it.
+type rawDelivery struct {
+	Name    string            `json:"name"`
+	Body    string            `json:"body"`
+	Headers map[string]string `json:"headers"`
+}
+
+// verifyWithNode hands the binary's real deliveries to the npm
+// standardwebhooks library (tools/webhook-verify): each verifies, and the
+// first one with its body tampered with, or with a timestamp 10 minutes
+// old, does not.
+func verifyWithNode(t *testing.T, dataDir string, recv *hookReceiver) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	tool, _ := filepath.Abs("../../tools/webhook-verify")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(tool, "node_modules", "standardwebhooks"))
+	}
+	if err != nil {
+		msg := "SKIPPING the npm standardwebhooks check of real deliveries: needs node and `npm ci` in tools/webhook-verify (" + err.Error() + ")"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Log(msg)
+		return
+	}
+	recv.mu.Lock()
+	ds := append([]rawDelivery(nil), recv.raw...)
+	recv.mu.Unlock()
+	if len(ds) == 0 {
+		t.Fatal("no deliveries to verify")
+	}
+	for i := range ds {
+		ds[i].Name = fmt.Sprintf("real-%d", i)
+	}
+	tampered := ds[0]
+	tampered.Name, tampered.Body = "tampered", strings.Replace(tampered.Body, `"userId":`, `"userId":1`, 1)
+	old := ds[0]
+	old.Name, old.Headers = "old", maps.Clone(old.Headers)
+	ts, _ := strconv.ParseInt(old.Headers["webhook-timestamp"], 10, 64)
+	old.Headers["webhook-timestamp"] = strconv.FormatInt(ts-600, 10)
+	ds = append(ds, tampered, old)
+	secret, err := os.ReadFile(filepath.Join(dataDir, "webhook.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := json.Marshal(map[string]any{"secret": strings.TrimSpace(string(secret)), "deliveries": ds})
+	cmd := exec.Command(node, filepath.Join(tool, "verify.mjs"))
+	cmd.Dir = tool
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node verify.mjs: %v\n%s", err, stderr.String())
+	}
+	var res map[string]string
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node output %q: %v", out, err)
+	}
+	for _, d := range ds[:len(ds)-2] {
+		if res[d.Name] != "ok" {
+			t.Errorf("npm standardwebhooks refused a real delivery: %s", res[d.Name])
+		}
+	}
+	if !strings.Contains(res["tampered"], "No matching signature") {
+		t.Errorf("tampered body: %q", res["tampered"])
+	}
+	if !strings.Contains(res["old"], "too old") {
+		t.Errorf("old timestamp: %q", res["old"])
 	}
 }
