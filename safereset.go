@@ -71,6 +71,10 @@ type OutboxEntry struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	LastError   string    `json:"lastError,omitempty"`
+	// Claim identifies the ClaimMail call that leased the entry (0 when
+	// unclaimed). DeleteMail and RescheduleMail need it, so a worker whose
+	// lease ran out and was taken over cannot touch the new owner's work.
+	Claim uint64 `json:"claim,omitempty"`
 	// Webhook is set for an event delivery instead of a mail; Message is
 	// then zero.
 	Webhook *WebhookDelivery `json:"webhook,omitempty"`
@@ -91,6 +95,10 @@ var (
 	ErrAPIKeyNotFound = errors.New("api key not found")
 	// ErrMailNotFound is returned when an outbox entry no longer exists.
 	ErrMailNotFound = errors.New("outbox entry not found")
+	// ErrMailClaimLost is returned by DeleteMail and RescheduleMail when the
+	// entry is now held by another claim (the caller's lease ran out and
+	// another worker claimed it).
+	ErrMailClaimLost = errors.New("outbox entry claimed by another worker")
 )
 
 // Store keeps users, reset tokens, API keys, the outbox and the audit
@@ -135,13 +143,19 @@ type Store interface {
 	// many it deleted.
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
-	// DueMail returns up to limit outbox entries whose NextAttempt is not
-	// after now, oldest first.
-	DueMail(ctx context.Context, now time.Time, limit int) ([]OutboxEntry, error)
+	// ClaimMail leases up to limit outbox entries whose NextAttempt is not
+	// after now, oldest first, in one transaction: each returned entry
+	// carries a new Claim, and its stored NextAttempt becomes now+lease so
+	// no other caller (another replica) gets it until the lease runs out.
+	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxEntry, error)
 	// NextMailAt returns the earliest NextAttempt in the outbox (zero if empty).
 	NextMailAt(ctx context.Context) (time.Time, error)
-	DeleteMail(ctx context.Context, id uint64) error
-	RescheduleMail(ctx context.Context, id uint64, next time.Time, attempts int, lastErr string) error
+	// DeleteMail removes an entry held by claim. It returns ErrMailNotFound
+	// when the entry is gone and ErrMailClaimLost when another claim holds it.
+	DeleteMail(ctx context.Context, id, claim uint64) error
+	// RescheduleMail records a failed attempt of an entry held by claim and
+	// releases the claim; errors as DeleteMail.
+	RescheduleMail(ctx context.Context, id, claim uint64, next time.Time, attempts int, lastErr string) error
 	OutboxStats(ctx context.Context) (depth int, oldest time.Time, err error)
 
 	// Backup writes a consistent copy of the database to w.

@@ -19,7 +19,7 @@ func (w *Worker) deliverWebhook(ctx context.Context, e safereset.OutboxEntry) er
 	log := w.log.With("id", e.ID, "kind", "webhook", "event", string(h.Type), "webhook_id", h.ID, "attempt", e.Attempts+1)
 	storeCtx := context.WithoutCancel(ctx)
 	drop := func(msg string, args ...any) error {
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			return err
 		}
 		w.cfg.Metrics.WebhookDelivery(h.Type, metrics.MailDropped)
@@ -42,7 +42,7 @@ func (w *Worker) deliverWebhook(ctx context.Context, e safereset.OutboxEntry) er
 	switch {
 	case err == nil:
 		w.cfg.Metrics.WebhookDelivery(h.Type, metrics.MailSent)
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			log.Error("webhook delivered but not removed from the outbox: it will be sent again with the same id", "result", "sent")
 			return err
 		}
@@ -57,7 +57,7 @@ func (w *Worker) deliverWebhook(ctx context.Context, e safereset.OutboxEntry) er
 	if !e.NotAfter.IsZero() && !next.Before(e.NotAfter) {
 		return drop("webhook dropped: delivery failed and its retry window ends before the next try", "reason", Reason(err))
 	}
-	if err := w.cfg.Store.RescheduleMail(storeCtx, e.ID, next, attempts, Reason(err)); err != nil && !errors.Is(err, safereset.ErrMailNotFound) {
+	if err := w.cfg.Store.RescheduleMail(storeCtx, e.ID, e.Claim, next, attempts, Reason(err)); err != nil && !gone(err) {
 		return err
 	}
 	w.cfg.Metrics.WebhookDelivery(h.Type, metrics.MailRetry)

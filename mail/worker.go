@@ -17,6 +17,9 @@ const (
 	DefaultBaseBackoff = 2 * time.Second
 	DefaultMaxBackoff  = 10 * time.Minute
 	DefaultSendTimeout = 30 * time.Second
+	// DefaultLease is how long a claimed batch stays with this worker
+	// before another replica may take it over.
+	DefaultLease = 5 * time.Minute
 )
 
 const (
@@ -51,6 +54,10 @@ type WorkerConfig struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// SendTimeout bounds one delivery attempt; default DefaultSendTimeout.
 	SendTimeout time.Duration
+	// Lease is how long entries claimed from the store stay this worker's;
+	// after it another worker (replica) may claim and send them. Default
+	// DefaultLease; raised to at least twice SendTimeout.
+	Lease time.Duration
 }
 
 // Worker delivers the durable outbox: it sends each due entry, deletes it
@@ -58,7 +65,10 @@ type WorkerConfig struct {
 // and drops it after a permanent failure or once its token has expired.
 //
 // Delivery is at-least-once: an entry is deleted only after its send
-// succeeded, so a crash between the two sends it again after restart.
+// succeeded, so a crash between the two sends it again after restart, or
+// from another replica once the crashed worker's lease has run out. A send
+// starts only while at least SendTimeout of the lease is left, so a live
+// worker never sends what another may already own.
 // Run lets the send in flight finish before it returns, so a clean
 // shutdown never does.
 type Worker struct {
@@ -89,6 +99,10 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = DefaultSendTimeout
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	cfg.Lease = max(cfg.Lease, 2*cfg.SendTimeout)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -162,7 +176,8 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) pass(ctx context.Context) time.Duration {
 	for ctx.Err() == nil {
 		w.step()
-		due, err := w.cfg.Store.DueMail(ctx, w.cfg.Now(), batchSize)
+		claimedAt := w.cfg.Now()
+		due, err := w.cfg.Store.ClaimMail(ctx, claimedAt, batchSize, w.cfg.Lease)
 		if err != nil && ctx.Err() != nil {
 			return 0 // shutting down, not a store failure
 		}
@@ -170,9 +185,16 @@ func (w *Worker) pass(ctx context.Context) time.Duration {
 			w.log.Error("mail worker: reading the outbox failed", "err", err)
 			return w.cfg.BaseBackoff
 		}
-		for _, e := range due {
-			if ctx.Err() != nil {
-				return 0
+		lastStart := claimedAt.Add(w.cfg.Lease - w.cfg.SendTimeout)
+		for i, e := range due {
+			if ctx.Err() != nil || w.cfg.Now().After(lastStart) {
+				// Hand the rest back now rather than let them wait out
+				// the lease.
+				w.release(due[i:])
+				if ctx.Err() != nil {
+					return 0
+				}
+				break
 			}
 			if err := w.deliver(ctx, e); err != nil {
 				w.log.Error("mail worker: updating the outbox failed", "id", e.ID, "err", err)
@@ -217,7 +239,7 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 	storeCtx := context.WithoutCancel(ctx)
 
 	if expired(e, w.cfg.Now()) {
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			return err
 		}
 		w.cfg.Metrics.MailSend(kind, "dropped")
@@ -233,7 +255,7 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 
 	switch {
 	case err == nil:
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			log.Error("mail sent but not removed from the outbox: it will be sent again", "result", "sent")
 			w.cfg.Metrics.MailSend(kind, "sent")
 			return err
@@ -243,7 +265,7 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 		return nil
 
 	case errors.Is(err, safereset.ErrMailPermanent):
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			return err
 		}
 		w.cfg.Metrics.MailSend(kind, "dropped")
@@ -254,14 +276,14 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 	attempts := e.Attempts + 1
 	next := w.cfg.Now().Add(w.backoff(attempts))
 	if !e.NotAfter.IsZero() && !next.Before(e.NotAfter) {
-		if err := w.remove(storeCtx, e.ID); err != nil {
+		if err := w.remove(storeCtx, e); err != nil {
 			return err
 		}
 		w.cfg.Metrics.MailSend(kind, "dropped")
 		log.Warn("mail dropped: delivery failed and its token expires before the next try", "result", "dropped", "reason", Reason(err))
 		return nil
 	}
-	if err := w.cfg.Store.RescheduleMail(storeCtx, e.ID, next, attempts, Reason(err)); err != nil && !errors.Is(err, safereset.ErrMailNotFound) {
+	if err := w.cfg.Store.RescheduleMail(storeCtx, e.ID, e.Claim, next, attempts, Reason(err)); err != nil && !gone(err) {
 		return err
 	}
 	w.cfg.Metrics.MailSend(kind, "retry")
@@ -269,12 +291,33 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 	return nil
 }
 
-// remove deletes an entry; one already gone is fine.
-func (w *Worker) remove(ctx context.Context, id uint64) error {
-	if err := w.cfg.Store.DeleteMail(ctx, id); err != nil && !errors.Is(err, safereset.ErrMailNotFound) {
+// remove deletes a claimed entry; one already gone, or taken over by
+// another worker after this one's lease ran out, is fine.
+func (w *Worker) remove(ctx context.Context, e safereset.OutboxEntry) error {
+	if err := w.cfg.Store.DeleteMail(ctx, e.ID, e.Claim); err != nil && !gone(err) {
 		return err
 	}
 	return nil
+}
+
+// release hands claimed entries back unsent, due now, so the next claim
+// (here or on another replica) gets them without waiting out the lease.
+func (w *Worker) release(es []safereset.OutboxEntry) {
+	ctx := context.Background()
+	for _, e := range es {
+		err := w.cfg.Store.RescheduleMail(ctx, e.ID, e.Claim, w.cfg.Now(), e.Attempts, e.LastError)
+		if err != nil && !gone(err) {
+			// The lease still hands it to a worker later.
+			w.log.Warn("mail worker: releasing a claimed entry failed", "id", e.ID, "err", err)
+			return
+		}
+	}
+}
+
+// gone reports whether an outbox update failed because the entry is no
+// longer this worker's to update.
+func gone(err error) bool {
+	return errors.Is(err, safereset.ErrMailNotFound) || errors.Is(err, safereset.ErrMailClaimLost)
 }
 
 func expired(e safereset.OutboxEntry, now time.Time) bool {

@@ -97,7 +97,7 @@ func drain(b *testing.B, db *store.DB) {
 		b.Fatal(err)
 	}
 	for _, e := range due {
-		if err := db.DeleteMail(ctx, e.ID); err != nil {
+		if err := db.DeleteMail(ctx, e.ID, e.Claim); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -35,11 +36,53 @@ func (db *DB) EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64,
 }
 
 // DueMail returns up to limit entries whose NextAttempt is not after now,
-// oldest (lowest ID, which is enqueue order) first. A limit below 1 means
-// no limit.
+// oldest (lowest ID, which is enqueue order) first, without claiming them.
+// A limit below 1 means no limit. It serves tests and admin tooling; the
+// outbox worker uses ClaimMail.
 func (db *DB) DueMail(ctx context.Context, now time.Time, limit int) ([]safereset.OutboxEntry, error) {
 	var out []safereset.OutboxEntry
 	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = dueEntries(tx, now, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: due mail: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimMail leases up to limit due entries (see safereset.Store). bbolt's
+// file lock already makes this process the only sender, so the lease only
+// keeps this process's own later calls off the entries; Open releases
+// leases a crashed process left behind.
+func (db *DB) ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]safereset.OutboxEntry, error) {
+	var out []safereset.OutboxEntry
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		due, err := dueEntries(tx, now, limit)
+		if err != nil {
+			return err
+		}
+		out = make([]safereset.OutboxEntry, 0, len(due))
+		for _, e := range due {
+			e.Claim = newClaim()
+			if err := moveEntry(tx, e, now.Add(lease)); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mail: %w", err)
+	}
+	return out, nil
+}
+
+// dueEntries reads up to limit entries due at now, lowest ID first.
+func dueEntries(tx *bolt.Tx, now time.Time, limit int) ([]safereset.OutboxEntry, error) {
+	var out []safereset.OutboxEntry
+	err := func() error {
 		// The due index is in NextAttempt order: collect every due ID from
 		// the keys alone, then decode only the oldest limit of them.
 		end := timeKey(now)
@@ -72,11 +115,55 @@ func (db *DB) DueMail(ctx context.Context, now time.Time, limit int) ([]saferese
 			out = append(out, e)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: due mail: %w", err)
+	}()
+	return out, err
+}
+
+// moveEntry stores e with a new NextAttempt and moves its due index entry.
+func moveEntry(tx *bolt.Tx, e safereset.OutboxEntry, next time.Time) error {
+	due := tx.Bucket([]byte(bucketOutboxDue))
+	if err := due.Delete(dueKey(e.NextAttempt, e.ID)); err != nil {
+		return err
 	}
-	return out, nil
+	e.NextAttempt = next
+	if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(e.ID), e); err != nil {
+		return err
+	}
+	return due.Put(dueKey(next, e.ID), []byte{})
+}
+
+// releaseClaims makes every entry a previous process claimed due at now:
+// that process is gone (this one holds the file lock), and each claimed
+// entry was due when it was claimed.
+func releaseClaims(tx *bolt.Tx, now time.Time) error {
+	var stale []safereset.OutboxEntry
+	c := tx.Bucket([]byte(bucketOutbox)).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var e safereset.OutboxEntry
+		if err := jsonUnmarshal(v, &e); err != nil {
+			return err
+		}
+		if e.Claim != 0 {
+			stale = append(stale, e)
+		}
+	}
+	for _, e := range stale {
+		e.Claim = 0
+		if err := moveEntry(tx, e, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newClaim returns a random non-zero claim. Claims only need to differ from
+// each other, not to be secret.
+func newClaim() uint64 {
+	for {
+		if c := rand.Uint64(); c != 0 {
+			return c
+		}
+	}
 }
 
 // NextMailAt returns the earliest NextAttempt in the outbox, or the zero
@@ -100,11 +187,12 @@ func (db *DB) NextMailAt(ctx context.Context) (time.Time, error) {
 	return next, nil
 }
 
-// DeleteMail removes an entry (after delivery, or when it is dropped). It
-// returns safereset.ErrMailNotFound when the entry is already gone.
-func (db *DB) DeleteMail(ctx context.Context, id uint64) error {
+// DeleteMail removes an entry held by claim (after delivery, or when it is
+// dropped). It returns safereset.ErrMailNotFound when the entry is already
+// gone and safereset.ErrMailClaimLost when another claim holds it.
+func (db *DB) DeleteMail(ctx context.Context, id, claim uint64) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := outboxEntry(tx, id)
+		e, err := claimedEntry(tx, id, claim)
 		if err != nil {
 			return err
 		}
@@ -119,24 +207,17 @@ func (db *DB) DeleteMail(ctx context.Context, id uint64) error {
 	return nil
 }
 
-// RescheduleMail records a failed attempt: it sets the entry's
-// NextAttempt, Attempts and LastError. It returns
-// safereset.ErrMailNotFound when the entry is gone.
-func (db *DB) RescheduleMail(ctx context.Context, id uint64, next time.Time, attempts int, lastErr string) error {
+// RescheduleMail records a failed attempt of an entry held by claim: it
+// sets the entry's NextAttempt, Attempts and LastError and releases the
+// claim. Errors as DeleteMail.
+func (db *DB) RescheduleMail(ctx context.Context, id, claim uint64, next time.Time, attempts int, lastErr string) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := outboxEntry(tx, id)
+		e, err := claimedEntry(tx, id, claim)
 		if err != nil {
 			return err
 		}
-		due := tx.Bucket([]byte(bucketOutboxDue))
-		if err := due.Delete(dueKey(e.NextAttempt, id)); err != nil {
-			return err
-		}
-		e.NextAttempt, e.Attempts, e.LastError = next, attempts, lastErr
-		if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), e); err != nil {
-			return err
-		}
-		return due.Put(dueKey(next, id), []byte{})
+		e.Attempts, e.LastError, e.Claim = attempts, lastErr, 0
+		return moveEntry(tx, e, next)
 	})
 	if err != nil {
 		return fmt.Errorf("store: reschedule mail: %w", err)
@@ -196,6 +277,16 @@ func outboxEntry(tx *bolt.Tx, id uint64) (safereset.OutboxEntry, error) {
 		return e, safereset.ErrMailNotFound
 	}
 	return e, nil
+}
+
+// claimedEntry loads one entry held by claim, or returns ErrMailNotFound
+// or ErrMailClaimLost.
+func claimedEntry(tx *bolt.Tx, id, claim uint64) (safereset.OutboxEntry, error) {
+	e, err := outboxEntry(tx, id)
+	if err == nil && e.Claim != claim {
+		err = safereset.ErrMailClaimLost
+	}
+	return e, err
 }
 
 // dueKey is the due index key: NextAttempt then ID.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func TestOutbox(t *testing.T) {
 
 	t.Run("Reschedule", func(t *testing.T) {
 		later := t0.Add(30 * time.Minute)
-		if err := db.RescheduleMail(ctx, m3, later, 1, "421 try later"); err != nil {
+		if err := db.RescheduleMail(ctx, m3, 0, later, 1, "421 try later"); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := db.DueMail(ctx, t0, 10)
@@ -118,13 +119,13 @@ func TestOutbox(t *testing.T) {
 	})
 
 	t.Run("Delete", func(t *testing.T) {
-		if err := db.DeleteMail(ctx, m1); err != nil {
+		if err := db.DeleteMail(ctx, m1, 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteMail(ctx, m1); !errors.Is(err, safereset.ErrMailNotFound) {
+		if err := db.DeleteMail(ctx, m1, 0); !errors.Is(err, safereset.ErrMailNotFound) {
 			t.Errorf("second DeleteMail: err = %v, want ErrMailNotFound", err)
 		}
-		if err := db.RescheduleMail(ctx, m1, t0, 2, "x"); !errors.Is(err, safereset.ErrMailNotFound) {
+		if err := db.RescheduleMail(ctx, m1, 0, t0, 2, "x"); !errors.Is(err, safereset.ErrMailNotFound) {
 			t.Errorf("RescheduleMail of deleted entry: err = %v, want ErrMailNotFound", err)
 		}
 		if n, oldest, _ := db.OutboxStats(ctx); n != 3 || !oldest.Equal(t0.Add(time.Second)) {
@@ -161,5 +162,30 @@ func TestOutbox_PreEpochTimes(t *testing.T) {
 	got, _ := db.DueMail(ctx, old, 0)
 	if !equalStrings(subjects(got), []string{"1960"}) {
 		t.Errorf("DueMail(1960) = %v, want [1960]", subjects(got))
+	}
+}
+
+// A claim outlives only its process: bbolt's file lock means whoever opens
+// the file next is the only sender, so Open makes claimed entries due.
+func TestOutbox_OpenReleasesClaims(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	path := filepath.Join(t.TempDir(), "safereset.db")
+	db := mustOpenPath(t, path, store.Options{Now: clk.Now})
+	id := mustEnqueue(t, db, "m", t0, t0)
+	got, err := db.ClaimMail(ctx, t0, 10, time.Hour)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ClaimMail = %v, %v", got, err)
+	}
+	db.Close()
+
+	clk.Set(t0.Add(time.Minute))
+	db = mustOpenPath(t, path, store.Options{Now: clk.Now})
+	again, err := db.ClaimMail(ctx, clk.Now(), 10, time.Hour)
+	if err != nil || len(again) != 1 || again[0].ID != id {
+		t.Fatalf("ClaimMail after reopen = %+v, %v; want the entry the closed process had claimed", again, err)
+	}
+	if err := db.DeleteMail(ctx, id, got[0].Claim); !errors.Is(err, safereset.ErrMailClaimLost) {
+		t.Errorf("DeleteMail with the dead process's claim: err = %v, want ErrMailClaimLost", err)
 	}
 }

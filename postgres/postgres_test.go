@@ -1,0 +1,33 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/safereset/safereset/internal/pgtest"
+	"github.com/safereset/safereset/postgres"
+	"github.com/safereset/safereset/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// mustOpen migrates a new database and opens it with the clock now.
+func mustOpen(t *testing.T, now func() time.Time) *postgres.DB {
+	t.Helper()
+	url := pgtest.New(t)
+	if _, err := postgres.Migrate(context.Background(), url); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Now: now})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Store { return mustOpen(t, now) })
+}

@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/safereset/safereset"
+)
+
+// RequestReset stores a token and queues its mail for a known address, or
+// commits a decoy write for an unknown one (see safereset.Store). Both take
+// the same four round trips: BEGIN, the user lookup, one write, COMMIT.
+func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
+	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
+	if tok.ExpiresAt.IsZero() {
+		return false, errors.New("postgres: request reset: token has no expiry")
+	}
+	maxOutstanding = max(maxOutstanding, 1)
+	now := ts(db.now())
+	if tok.CreatedAt.IsZero() {
+		tok.CreatedAt = now
+	}
+	found := false
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		found = false
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
+		if errors.Is(err, safereset.ErrUserNotFound) {
+			_, err := tx.Exec(ctx, `INSERT INTO request_decoys (slot, n) VALUES ($1, 1)
+				ON CONFLICT (slot) DO UPDATE SET n = request_decoys.n + 1`, int(tok.Hash[0]))
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		msg, notAfter, err := compose(u)
+		if err != nil {
+			return fmt.Errorf("compose mail: %w", err)
+		}
+		sealed, err := db.sealMessage(msg)
+		if err != nil {
+			return err
+		}
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		ctes, args, err := db.effectsCTEs(e, 9)
+		if err != nil {
+			return err
+		}
+		// One statement: drop the user's expired tokens, evict the oldest
+		// live ones beyond maxOutstanding-1, store the new token and
+		// queue its mail.
+		_, err = tx.Exec(ctx, `WITH expired AS (
+				DELETE FROM reset_tokens WHERE user_id = $1 AND expires_at <= $2
+			), evicted AS (
+				DELETE FROM reset_tokens WHERE hash IN (
+					SELECT hash FROM reset_tokens WHERE user_id = $1 AND expires_at > $2
+					ORDER BY created_at DESC, seq DESC OFFSET $3)
+			), token AS (
+				INSERT INTO reset_tokens (hash, user_id, created_at, expires_at) VALUES ($4, $1, $5, $6)
+			), `+ctes+`
+			INSERT INTO outbox (message, created_at, not_after, next_attempt) VALUES ($7, $2, $8, $2)`,
+			append([]any{u.ID, now, maxOutstanding - 1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter)}, args...)...)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("postgres: request reset: %w", err)
+	}
+	return found, nil
+}
+
+// CheckToken reports whether the token is valid for emailKey at now.
+func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error {
+	var expires time.Time
+	err := db.pool.QueryRow(ctx, `SELECT t.expires_at FROM reset_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = $1 AND u.email_key = $2`, tokenHash[:], emailKey).Scan(&expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = safereset.ErrTokenInvalid
+	} else if err == nil && !ts(now).Before(expires) {
+		err = safereset.ErrTokenExpired
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: check token: %w", err)
+	}
+	return nil
+}
+
+// ResetPassword checks the token under the user's row lock and, in the
+// same transaction, stores the new hash and deletes every token of the
+// user. Of concurrent resets with one token (on any replica) exactly one
+// succeeds: the others wait for the lock and then find the token gone.
+func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...safereset.EffectsFunc) (safereset.User, error) {
+	if newHash == "" {
+		return safereset.User{}, errEmptyHash
+	}
+	now = ts(now)
+	var u safereset.User
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		id, err := lockUser(ctx, tx, emailKey)
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			return safereset.ErrTokenInvalid
+		}
+		// A new statement after the lock: it sees every commit made
+		// before the lock was granted. The update and delete happen only
+		// for a live token.
+		var expires *time.Time
+		row := tx.QueryRow(ctx, `WITH tok AS (
+				SELECT expires_at FROM reset_tokens WHERE hash = $2 AND user_id = $1
+			), upd AS (
+				UPDATE users SET password_hash = $3, password_changed_at = $4
+				WHERE id = $1 AND EXISTS (SELECT 1 FROM tok WHERE expires_at > $4)
+				RETURNING `+userColumns+`
+			), del AS (
+				DELETE FROM reset_tokens WHERE user_id = $1 AND EXISTS (SELECT 1 FROM upd)
+			)
+			SELECT (SELECT expires_at FROM tok), upd.* FROM (SELECT 1) one LEFT JOIN upd ON true`,
+			id, tokenHash[:], newHash, now)
+		var (
+			uid              *uint64
+			email, key, hash *string
+			created, changed *time.Time
+		)
+		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed); err != nil {
+			return err
+		}
+		switch {
+		case expires == nil:
+			return safereset.ErrTokenInvalid
+		case uid == nil:
+			return safereset.ErrTokenExpired
+		}
+		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed)}
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, e)
+	})
+	if err != nil {
+		return safereset.User{}, fmt.Errorf("postgres: reset password: %w", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,116 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safereset/safereset"
+)
+
+// Store is what the suite needs from an engine: the interface, plus the
+// outbox insert that tests and admin tooling use.
+type Store interface {
+	safereset.Store
+	// EnqueueMail appends e to the outbox and returns its ID; CreatedAt
+	// defaults to the store's clock and NextAttempt to CreatedAt.
+	EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64, error)
+}
+
+// Open returns a fresh, empty store whose clock is now. It registers its
+// own cleanup (close, and any engine checks) on t.
+type Open func(t *testing.T, now func() time.Time) Store
+
+// T0 is the start of every suite clock.
+var T0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// Clock is a settable test clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at T0.
+func NewClock() *Clock { return &Clock{t: T0} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Run runs every conformance case against stores made by open.
+func Run(t *testing.T, open Open) {
+	t.Run("OutboxClaims", func(t *testing.T) { testOutboxClaims(t, open) })
+	t.Run("Effects", func(t *testing.T) { testEffects(t, open) })
+}
+
+// fresh opens a store with a new clock at T0.
+func fresh(t *testing.T, open Open) (Store, *Clock) {
+	t.Helper()
+	clk := NewClock()
+	return open(t, clk.Now), clk
+}
+
+func hashOf(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+func mustCreateUser(t testing.TB, db Store, email string) safereset.User {
+	t.Helper()
+	u, err := db.CreateUser(context.Background(), safereset.User{
+		Email:        email,
+		EmailKey:     safereset.NormalizeEmail(email),
+		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+	})
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", email, err)
+	}
+	return u
+}
+
+func composeToken(token string) func(safereset.User) (safereset.Message, time.Time, error) {
+	return func(u safereset.User) (safereset.Message, time.Time, error) {
+		return safereset.Message{Kind: safereset.MailToken, To: u.Email, Subject: "Reset", Text: "token " + token},
+			T0.Add(time.Hour), nil
+	}
+}
+
+func mustRequest(t testing.TB, db Store, emailKey, tok string, exp time.Time, created time.Time) {
+	t.Helper()
+	found, err := db.RequestReset(context.Background(), emailKey,
+		safereset.ResetToken{Hash: hashOf(tok), CreatedAt: created, ExpiresAt: exp}, 5, composeToken(tok))
+	if err != nil || !found {
+		t.Fatalf("RequestReset(%q) = %v, %v", emailKey, found, err)
+	}
+}
+
+func mustEnqueue(t testing.TB, db Store, subject string, created, next time.Time) uint64 {
+	t.Helper()
+	id, err := db.EnqueueMail(context.Background(), safereset.OutboxEntry{
+		Message:     safereset.Message{Kind: safereset.MailConfirmation, To: "x@example.com", Subject: subject},
+		CreatedAt:   created,
+		NotAfter:    created.Add(time.Hour),
+		NextAttempt: next,
+	})
+	if err != nil {
+		t.Fatalf("EnqueueMail: %v", err)
+	}
+	return id
+}
+
+func subjects(es []safereset.OutboxEntry) []string {
+	var s []string
+	for _, e := range es {
+		s = append(s, e.Message.Subject)
+	}
+	return s
+}
