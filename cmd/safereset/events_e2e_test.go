@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -337,5 +338,28 @@ func verifyWithNode(t *testing.T, dataDir string, recv *hookReceiver) {
 	}
 	if !strings.Contains(res["old"], "too old") {
 		t.Errorf("old timestamp: %q", res["old"])
+	}
+}
+
+// TestEvents_SIGHUPReload (real binary): a reload on SIGHUP is audited as
+// the system's and raises breach.filter_reloaded.
+func TestEvents_SIGHUPReload(t *testing.T) {
+	dir := t.TempDir()
+	recv := newHookReceiver(t, dir, nil)
+	p := startBinary(t, dir, hookArgs(recv)...)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	ev := recv.waitAccepted(safereset.EventFilterReloaded)
+	if ev.Data.Client != safereset.ActorSystem || ev.Data.Filter == nil || ev.Data.Filter.Elements == 0 {
+		t.Errorf("breach.filter_reloaded data = %+v", ev.Data)
+	}
+	_, entries, _ := auditPage(t, p.testServer, "")
+	if len(entries) != 1 || entries[0].Action != safereset.AuditFilterReloaded || entries[0].Actor != safereset.ActorSystem {
+		t.Errorf("audit after SIGHUP: %+v", entries)
+	}
+	recv.check()
+	if code := p.term(t); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }
