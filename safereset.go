@@ -71,6 +71,11 @@ type OutboxEntry struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	LastError   string    `json:"lastError,omitempty"`
+	// Unreadable is set by a store whose outbox key cannot open the
+	// entry's message (a database restored without its key, or a record
+	// changed on disk): only the scheduling fields and Message.Kind are
+	// filled in. The worker drops such an entry.
+	Unreadable bool `json:"-"`
 	// Claim identifies the ClaimMail call that leased the entry (0 when
 	// unclaimed). DeleteMail and RescheduleMail need it, so a worker whose
 	// lease ran out and was taken over cannot touch the new owner's work.

@@ -122,6 +122,12 @@ type Config struct {
 	// guessable offline from any token). The HS256 key has no kid: an
 	// HS256 token that names one is refused.
 	HS256Secret []byte
+	// HS256Previous are older HS256 secrets that still verify but never
+	// sign, so a key can be rotated without rejecting the tokens already
+	// handed out: sign with the new key, keep the old one here until the
+	// longest-lived token signed with it has expired. Each must be at least
+	// SecretSize bytes; they are used only with HS256Secret.
+	HS256Previous [][]byte
 	// PublicKeyFile is an optional PEM file of "PUBLIC KEY" (PKIX) or "RSA
 	// PUBLIC KEY" (PKCS #1) blocks: RSA (2048–8192 bits, RS256), ECDSA
 	// P-256 (ES256) or Ed25519 (EdDSA). A token names one of these keys by
@@ -167,6 +173,7 @@ type Verifier struct {
 	now      func() time.Time
 	algs     []string
 	secret   []byte                           // nil when HS256 is not allowed
+	previous [][]byte                         // older HS256 secrets: verify only
 	byKid    map[string]publicKey             // public keys by kid
 	byAlg    map[string][]jwt.VerificationKey // public keys by alg, for tokens without kid
 	issuer   string
@@ -212,6 +219,15 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 		v.secret = secret
+		if len(cfg.HS256Previous) > 0 && len(cfg.HS256Secret) == 0 {
+			return nil, errors.New("jwtauth: previous HS256 secrets need a configured HS256 secret to sign with")
+		}
+		for i, p := range cfg.HS256Previous {
+			if len(p) < SecretSize {
+				return nil, fmt.Errorf("jwtauth: previous HS256 secret %d has %d bytes, want at least %d (256 bits)", i+1, len(p), SecretSize)
+			}
+			v.previous = append(v.previous, slices.Clone(p))
+		}
 	} else if len(cfg.HS256Secret) > 0 {
 		return nil, errors.New("jwtauth: an HS256 secret is configured but HS256 is not in the algorithm allowlist")
 	}
@@ -403,7 +419,14 @@ func (v *Verifier) keyfunc(tok *jwt.Token) (any, error) {
 		if hasKid || v.secret == nil { // the service secret has no kid
 			return nil, errUnknownKid
 		}
-		return v.secret, nil
+		if len(v.previous) == 0 {
+			return v.secret, nil
+		}
+		keys := []jwt.VerificationKey{v.secret}
+		for _, p := range v.previous {
+			keys = append(keys, p)
+		}
+		return jwt.VerificationKeySet{Keys: keys}, nil
 	}
 	if hasKid {
 		kid, _ := kidValue.(string)

@@ -19,9 +19,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/safereset/safereset/internal/secretfile"
 )
 
 // Key-file limits and names.
@@ -49,86 +50,22 @@ type publicKey struct {
 }
 
 // loadOrCreateSecret returns the HS256 secret in dir/jwt.key, creating the
-// directory and a fresh secret when the file does not exist yet.
+// directory and a fresh secret when the file does not exist yet. A key
+// file others may read is refused.
 func loadOrCreateSecret(dir string) ([]byte, error) {
 	path := filepath.Join(dir, KeyFileName)
-	secret, err := readSecret(path)
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return secret, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("jwtauth: create data dir: %w", err)
-	}
-	secret = make([]byte, SecretSize)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("jwtauth: generate secret: %w", err)
-	}
-	// Write a temporary file and hard-link it into place: the key file
-	// either does not exist or is complete (no half-written key after a
-	// crash), and a concurrent first start that won the race keeps its key.
-	tmp, err := os.CreateTemp(dir, KeyFileName+".tmp-*")
+	secret, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
+		b := make([]byte, SecretSize)
+		_, err := rand.Read(b)
+		return b, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("jwtauth: write %s: %w", path, err)
+		return nil, fmt.Errorf("jwtauth: HS256 secret: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := writeAndSync(tmp, secret); err != nil {
-		return nil, fmt.Errorf("jwtauth: write %s: %w", path, err)
+	if len(secret) < SecretSize {
+		return nil, fmt.Errorf("jwtauth: %s holds %d bytes, want at least %d; delete it to generate a new secret", path, len(secret), SecretSize)
 	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return readSecret(path)
-		}
-		return nil, fmt.Errorf("jwtauth: write %s: %w", path, err)
-	}
-	syncDir(dir)
 	return secret, nil
-}
-
-func writeAndSync(f *os.File, b []byte) error {
-	// CreateTemp already uses 0600; Chmod makes that explicit and
-	// independent of the platform's default.
-	err := f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes the new directory entry durable; failure only loses the
-// key on a power cut before the next directory sync, so it is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-}
-
-// readSecret reads an existing key file, refusing one that others may read.
-func readSecret(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("jwtauth: read %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("jwtauth: %s is not a regular file", path)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("jwtauth: %s has mode %04o; the HS256 secret must be readable by its owner only (chmod 600 %s)", path, fi.Mode().Perm(), path)
-	}
-	b, err := readLimited(path, 4096)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < SecretSize {
-		return nil, fmt.Errorf("jwtauth: %s holds %d bytes, want at least %d; delete it to generate a new secret", path, len(b), SecretSize)
-	}
-	return b, nil
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {

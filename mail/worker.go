@@ -233,10 +233,21 @@ func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
 		return w.deliverWebhook(ctx, e)
 	}
 	kind := e.Message.Kind
-	log := w.log.With("id", e.ID, "kind", string(kind), "to", MaskEmail(e.Message.To), "attempt", e.Attempts+1)
 	// Outbox writes finish even when ctx ends: the send they record has
 	// happened.
 	storeCtx := context.WithoutCancel(ctx)
+	if e.Unreadable {
+		// Nothing can be sent, and retrying cannot help: the key that
+		// sealed the message is not this one.
+		if err := w.remove(storeCtx, e); err != nil {
+			return err
+		}
+		w.cfg.Metrics.MailSend(kind, "dropped")
+		w.log.Error("mail dropped unsent: its message cannot be opened with this outbox key (database restored without its outbox.key?)",
+			"id", e.ID, "kind", string(kind), "result", "dropped", "queued_for", w.cfg.Now().Sub(e.CreatedAt).Round(time.Second).String())
+		return nil
+	}
+	log := w.log.With("id", e.ID, "kind", string(kind), "to", MaskEmail(e.Message.To), "attempt", e.Attempts+1)
 
 	if expired(e, w.cfg.Now()) {
 		if err := w.remove(storeCtx, e); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/seal"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/mail/mailtest"
 	"github.com/safereset/safereset/metrics"
@@ -84,6 +85,7 @@ type harness struct {
 	reg    *prometheus.Registry
 	met    *metrics.Metrics
 	worker *mail.Worker
+	key    []byte // outbox sealing key, kept across reopens
 	cancel context.CancelFunc
 	done   chan error
 	seen   []logLine
@@ -96,7 +98,7 @@ const (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "safereset.db"), srv: mailtest.Start(t), logs: newLogRecorder()}
+	h := &harness{t: t, clock: newClock(), path: filepath.Join(t.TempDir(), "safereset.db"), srv: mailtest.Start(t), logs: newLogRecorder(), key: newKey(t)}
 	h.met = metrics.New(metrics.Sources{})
 	h.reg = h.met.Registry()
 	h.openStore()
@@ -112,7 +114,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) openStore() {
 	h.t.Helper()
-	db, err := store.Open(h.path, store.Options{Now: h.clock.Now})
+	db, err := store.Open(h.path, store.Options{Now: h.clock.Now, OutboxKey: h.key})
 	if err != nil {
 		h.t.Fatalf("store.Open: %v", err)
 	}
@@ -386,6 +388,48 @@ func TestWorker_Drops(t *testing.T) {
 				t.Errorf("SMTP transactions = %d, want %d", got, tt.attempts+1)
 			}
 		})
+	}
+}
+
+func newKey(t *testing.T) []byte {
+	t.Helper()
+	k, err := seal.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestWorker_DropsUnreadable: mail queued under another outbox key (a
+// database restored without its key) is dropped unsent, counted and
+// logged, and the worker carries on with mail it can read.
+func TestWorker_DropsUnreadable(t *testing.T) {
+	h := newHarness(t)
+	h.enqueue("bob@example.com", "old", time.Time{})
+	h.enqueue("bob@example.com", "old2", time.Time{})
+	h.closeStore()
+	h.key = newKey(t)
+	h.openStore()
+	h.enqueue("bob@example.com", "new", time.Time{})
+	h.startWorker()
+	for range 2 {
+		if l := h.waitResult("dropped"); !strings.Contains(l.msg, "cannot be opened") || l.attrs["kind"] != "token" {
+			t.Errorf("drop log = %v", l)
+		}
+	}
+	msgs := h.srv.WaitFor(1, waitTimeout)
+	h.waitResult("sent")
+	if got := bodyMarkers(t, msgs); len(got) != 1 || got[0] != "new" {
+		t.Errorf("delivered %v, want only [new]", got)
+	}
+	if got := h.sends("token", "dropped"); got != 2 {
+		t.Errorf("dropped counter = %v, want 2", got)
+	}
+	if es := h.outbox(); len(es) != 0 {
+		t.Errorf("outbox still holds %v", es)
+	}
+	if got := h.srv.Attempts(); got != 1 {
+		t.Errorf("SMTP transactions = %d, want 1", got)
 	}
 }
 

@@ -9,14 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/jwtauth"
 	"github.com/safereset/safereset/password"
 )
 
@@ -24,23 +23,6 @@ import (
 // and the CLI, not the public contract, so it says what went wrong in words.
 type adminError struct {
 	Error string `json:"error"`
-}
-
-func adminFail(c *fiber.Ctx, status int, format string, args ...any) error {
-	return c.Status(status).JSON(adminError{fmt.Sprintf(format, args...)})
-}
-
-func recoverAdmin(logger *slog.Logger) fiber.Handler {
-	return func(c *fiber.Ctx) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logger.Error("panic recovered", "request_id", requestIDOf(c), "route", routeOf(c),
-					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = adminFail(c, fiber.StatusInternalServerError, "internal error; see the server log")
-			}
-		}()
-		return c.Next()
-	}
 }
 
 // adminAuth checks the admin bearer token in constant time. A refusal is
@@ -56,7 +38,7 @@ func adminAuth(d *Deps, token string) fiber.Handler {
 				record(c.UserContext(), d, safereset.AuditAdminTokenRefused, requestIDOf(c), auditOnly(c, d, safereset.AuditAdminTokenRefused, ""))
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
-			return adminFail(c, fiber.StatusUnauthorized, "admin token missing or wrong")
+			return adminFail(fiber.StatusUnauthorized, "admin token missing or wrong")
 		}
 		c.Locals(localsClient, "admin")
 		return c.Next()
@@ -74,36 +56,54 @@ func decodeAdmin(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(rawBody(c)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return adminFail(c, fiber.StatusBadRequest, "body must be a JSON object with the documented fields")
+		return adminFail(fiber.StatusBadRequest, msgBodyNotObject)
 	}
 	return nil
 }
 
-// newUser validates an admin-supplied user and hashes its password.
-func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, error) {
+// Fixed answers of the user routes (documented in README and openapi.yaml).
+const (
+	msgUserEmail     = "emailAddress is not a valid address"
+	msgUserBoth      = "give password or passwordHash, not both"
+	msgUserPHC       = "passwordHash is not a supported argon2id or bcrypt PHC string"
+	msgUserNeither   = "password or passwordHash is required"
+	msgUserHashLine  = "the password could not be hashed; see the server log"
+	msgUserPWLength  = "password must be 8 to 64 characters"
+	msgJWTSubject    = "subject must be 1 to 128 printable characters without leading or trailing spaces"
+	msgJWTTTL        = "ttl must be between 1m and the server's --jwt-max-lifetime (at most 720h)"
+	msgJWTNoHS256    = "JWT issuing is off: HS256 is not among --jwt-algorithms"
+	msgBreachReload  = "reload failed; the old filter stays loaded; see the server log (request id %s)"
+	msgBodyNotObject = "body must be a JSON object with the documented fields"
+)
+
+// newUser validates an admin-supplied user and hashes its password. A
+// failure is an *HTTPError: 400 with a fixed message for a rule broken,
+// internal with the cause when hashing failed.
+func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, *HTTPError) {
+	bad := func(msg string) *HTTPError { return &HTTPError{Code: fiber.StatusBadRequest, Msg: msg} }
 	if !safereset.ValidEmail(in.EmailAddress) {
-		return safereset.User{}, errors.New("emailAddress is not a valid address")
+		return safereset.User{}, bad(msgUserEmail)
 	}
 	u := safereset.User{Email: strings.TrimSpace(in.EmailAddress), CreatedAt: d.Now(), PasswordChangedAt: d.Now()}
 	switch {
 	case in.Password != "" && in.PasswordHash != "":
-		return u, errors.New("give password or passwordHash, not both")
+		return u, bad(msgUserBoth)
 	case in.PasswordHash != "":
 		if err := password.CheckPHC(in.PasswordHash); err != nil {
-			return u, errors.New("passwordHash is not a supported argon2id or bcrypt PHC string")
+			return u, bad(msgUserPHC)
 		}
 		u.PasswordHash = in.PasswordHash
 	case in.Password != "":
 		if n := password.Length(in.Password); n < MinPasswordLen || n > MaxPasswordLen {
-			return u, fmt.Errorf("password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+			return u, bad(msgUserPWLength)
 		}
 		phc, err := d.Hasher.Hash(c.UserContext(), in.Password)
 		if err != nil {
-			return u, fmt.Errorf("hash password: %w", err)
+			return u, &HTTPError{Code: fiber.StatusInternalServerError, Err: fmt.Errorf("admin: hash password: %w", err)}
 		}
 		u.PasswordHash = phc
 	default:
-		return u, errors.New("password or passwordHash is required")
+		return u, bad(msgUserNeither)
 	}
 	return u, nil
 }
@@ -114,16 +114,16 @@ func handleUserCreate(d *Deps) fiber.Handler {
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
 		}
-		u, err := newUser(c, d, in)
-		if err != nil {
-			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
+		u, herr := newUser(c, d, in)
+		if herr != nil {
+			return herr
 		}
-		u, err = d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserCreated, ""))
+		u, err := d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserCreated, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserExists):
-			return adminFail(c, fiber.StatusConflict, "a user with that address already exists")
+			return adminFail(fiber.StatusConflict, "a user with that address already exists")
 		case err != nil:
-			return internalAdmin(c, d, "admin: create user", err)
+			return internal(fmt.Errorf("admin: create user: %w", err))
 		}
 		d.Logger.Info("user created", "request_id", requestIDOf(c), "user_id", u.ID)
 		return c.Status(fiber.StatusCreated).JSON(userView(u))
@@ -132,11 +132,6 @@ func handleUserCreate(d *Deps) fiber.Handler {
 
 func userView(u safereset.User) fiber.Map {
 	return fiber.Map{"id": u.ID, "emailAddress": u.Email, "createdAt": u.CreatedAt, "passwordChangedAt": u.PasswordChangedAt}
-}
-
-func internalAdmin(c *fiber.Ctx, d *Deps, msg string, err error) error {
-	d.Logger.Error(msg, "request_id", requestIDOf(c), "error", err.Error())
-	return adminFail(c, fiber.StatusInternalServerError, "internal error; see the server log (request id %s)", requestIDOf(c))
 }
 
 // importResult reports an import: one bad line does not stop the rest.
@@ -150,6 +145,9 @@ type importResult struct {
 type importError struct {
 	Line  int    `json:"line"`
 	Error string `json:"error"`
+	// Skipped marks a line left out on purpose (the user exists), not a
+	// failure.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // maxImportErrors bounds the errors listed in an import report.
@@ -164,7 +162,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 		bad := func(msg string) {
 			res.Failed++
 			if len(res.Errors) < maxImportErrors {
-				res.Errors = append(res.Errors, importError{line, msg})
+				res.Errors = append(res.Errors, importError{Line: line, Error: msg})
 			}
 		}
 		for sc.Scan() {
@@ -177,22 +175,29 @@ func handleUserImport(d *Deps) fiber.Handler {
 			dec := json.NewDecoder(bytes.NewReader(text))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&in); err != nil {
-				bad("not a JSON object with emailAddress and password or passwordHash")
+				bad(importDecodeProblem(err))
 				continue
 			}
-			u, err := newUser(c, d, in)
-			if err != nil {
-				bad(err.Error())
+			u, herr := newUser(c, d, in)
+			if herr != nil {
+				msg := herr.Msg
+				if herr.Err != nil {
+					// One line's cause is logged here: the answer is the
+					// import report, not an error.
+					d.Logger.Error("import: line failed", "request_id", requestIDOf(c), "line", line, "error", herr.Err.Error())
+					msg = msgUserHashLine
+				}
+				bad(msg)
 				continue
 			}
 			switch _, err := d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserImported, "")); {
 			case errors.Is(err, safereset.ErrUserExists):
 				res.Skipped++
 				if len(res.Errors) < maxImportErrors {
-					res.Errors = append(res.Errors, importError{line, "a user with that address already exists"})
+					res.Errors = append(res.Errors, importError{Line: line, Error: "a user with that address already exists", Skipped: true})
 				}
 			case err != nil:
-				return internalAdmin(c, d, "admin: import user", err)
+				return internal(fmt.Errorf("admin: import user: %w", err))
 			default:
 				res.Imported++
 			}
@@ -214,13 +219,13 @@ func handleUserVerify(d *Deps) fiber.Handler {
 		u, err := d.Store.UserByEmail(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
 		switch {
 		case errors.Is(err, safereset.ErrUserNotFound):
-			return adminFail(c, fiber.StatusNotFound, "no user with that address")
+			return adminFail(fiber.StatusNotFound, "no user with that address")
 		case err != nil:
-			return internalAdmin(c, d, "admin: verify user", err)
+			return internal(fmt.Errorf("admin: verify user: %w", err))
 		}
 		ok, err := d.Hasher.Verify(c.UserContext(), in.Password, u.PasswordHash)
 		if err != nil {
-			return internalAdmin(c, d, "admin: verify user", err)
+			return internal(fmt.Errorf("admin: verify user: %w", err))
 		}
 		return c.JSON(fiber.Map{"match": ok})
 	}
@@ -235,9 +240,9 @@ func handleUserDelete(d *Deps) fiber.Handler {
 		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress), userChange(c, d, safereset.AuditUserDeleted, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserNotFound):
-			return adminFail(c, fiber.StatusNotFound, "no user with that address")
+			return adminFail(fiber.StatusNotFound, "no user with that address")
 		case err != nil:
-			return internalAdmin(c, d, "admin: delete user", err)
+			return internal(fmt.Errorf("admin: delete user: %w", err))
 		}
 		d.Logger.Info("user deleted", "request_id", requestIDOf(c))
 		return c.SendStatus(fiber.StatusNoContent)
@@ -265,15 +270,15 @@ func handleAPIKeyCreate(d *Deps) fiber.Handler {
 			return err
 		}
 		if !validName(in.Name) {
-			return adminFail(c, fiber.StatusBadRequest, "name must be 1 to 64 characters of letters, digits and -_.@:")
+			return adminFail(fiber.StatusBadRequest, "name must be 1 to 64 characters of letters, digits and -_.@:")
 		}
 		key, id, hash, err := NewAPIKey()
 		if err != nil {
-			return internalAdmin(c, d, "admin: generate api key", err)
+			return internal(fmt.Errorf("admin: generate api key: %w", err))
 		}
 		k := safereset.APIKey{ID: id, Name: in.Name, Hash: hash, CreatedAt: d.Now()}
 		if err := d.Store.CreateAPIKey(c.UserContext(), k, auditOnly(c, d, safereset.AuditAPIKeyCreated, id+" "+in.Name)); err != nil {
-			return internalAdmin(c, d, "admin: create api key", err)
+			return internal(fmt.Errorf("admin: create api key: %w", err))
 		}
 		d.Logger.Info("api key created", "request_id", requestIDOf(c), "key_id", id, "name", in.Name)
 		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id, "name": k.Name, "key": key, "createdAt": k.CreatedAt})
@@ -284,7 +289,7 @@ func handleAPIKeyList(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		keys, err := d.Store.ListAPIKeys(c.UserContext())
 		if err != nil {
-			return internalAdmin(c, d, "admin: list api keys", err)
+			return internal(fmt.Errorf("admin: list api keys: %w", err))
 		}
 		if keys == nil {
 			keys = []safereset.APIKey{}
@@ -299,9 +304,9 @@ func handleAPIKeyRevoke(d *Deps) fiber.Handler {
 		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now(), auditOnly(c, d, safereset.AuditAPIKeyRevoked, id))
 		switch {
 		case errors.Is(err, safereset.ErrAPIKeyNotFound):
-			return adminFail(c, fiber.StatusNotFound, "no api key with that id")
+			return adminFail(fiber.StatusNotFound, "no api key with that id")
 		case err != nil:
-			return internalAdmin(c, d, "admin: revoke api key", err)
+			return internal(fmt.Errorf("admin: revoke api key: %w", err))
 		}
 		d.Logger.Info("api key revoked", "request_id", requestIDOf(c), "key_id", id)
 		return c.SendStatus(fiber.StatusNoContent)
@@ -311,7 +316,7 @@ func handleAPIKeyRevoke(d *Deps) fiber.Handler {
 func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if o.IssueJWT == nil {
-			return adminFail(c, fiber.StatusNotFound, "JWT support is not configured")
+			return adminFail(fiber.StatusNotFound, "JWT support is not configured")
 		}
 		var in struct {
 			Subject string `json:"subject"`
@@ -324,12 +329,19 @@ func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 		if in.TTL != "" {
 			var err error
 			if ttl, err = time.ParseDuration(in.TTL); err != nil {
-				return adminFail(c, fiber.StatusBadRequest, "ttl must be a duration such as 1h or 30m")
+				return adminFail(fiber.StatusBadRequest, "ttl must be a duration such as 1h or 30m")
 			}
 		}
 		tok, err := o.IssueJWT(in.Subject, ttl)
-		if err != nil {
-			return adminFail(c, fiber.StatusBadRequest, "%s", err.Error())
+		switch {
+		case errors.Is(err, jwtauth.ErrInvalidSubject):
+			return adminFail(fiber.StatusBadRequest, msgJWTSubject)
+		case errors.Is(err, jwtauth.ErrInvalidTTL):
+			return adminFail(fiber.StatusBadRequest, msgJWTTTL)
+		case errors.Is(err, jwtauth.ErrIssueDisabled):
+			return adminFail(fiber.StatusBadRequest, msgJWTNoHS256)
+		case err != nil:
+			return internal(fmt.Errorf("admin: issue jwt: %w", err))
 		}
 		record(c.UserContext(), d, safereset.AuditJWTIssued, requestIDOf(c), auditOnly(c, d, safereset.AuditJWTIssued, "jwt:"+clientName(in.Subject)))
 		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", in.Subject, "ttl", ttl.String())
@@ -350,8 +362,8 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 		err := o.Breach.Reload(in.Path)
 		info := o.Breach.Info()
 		if err != nil {
-			d.Logger.Error("breach filter reload failed; the old filter stays", "request_id", requestIDOf(c), "error", err.Error())
-			return adminFail(c, fiber.StatusUnprocessableEntity, "reload failed, the old filter stays loaded: %s", err.Error())
+			return &HTTPError{Code: fiber.StatusUnprocessableEntity, Msg: fmt.Sprintf(msgBreachReload, requestIDOf(c)),
+				Err: fmt.Errorf("breach filter reload failed; the old filter stays: %w", err)}
 		}
 		if e, err := safereset.FilterReloadEffects(d.Events, actorOf(c, d), info); err != nil {
 			d.Logger.Error("audit: filter reload effects", "request_id", requestIDOf(c), "error", err.Error())

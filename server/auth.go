@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -82,7 +83,7 @@ func authenticate(d *Deps) fiber.Handler {
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
 			if err != nil {
-				return internalError(c, d.Logger, "auth: look up api key", err)
+				return internal(fmt.Errorf("auth: look up api key: %w", err))
 			}
 			if code != "" {
 				codes.Add(code)
@@ -96,7 +97,7 @@ func authenticate(d *Deps) fiber.Handler {
 			codes.Add(safereset.ER802)
 			codes.Add(safereset.ER806)
 		}
-		return fail(c, codes)
+		return fail(codes)
 	}
 }
 

@@ -25,9 +25,9 @@ func newEnvelope(codes safereset.Codes) envelope {
 	return env
 }
 
-// fail answers the request with every code in codes at once, under the
-// status the catalog gives them, and records the codes for logs and metrics.
-func fail(c *fiber.Ctx, codes safereset.Codes) error {
+// writeEnvelope answers with every code in codes at once, under the status
+// the catalog gives them, and records the codes for logs and metrics.
+func writeEnvelope(c *fiber.Ctx, codes safereset.Codes) error {
 	setCodes(c, codes)
 	body, err := json.Marshal(newEnvelope(codes))
 	if err != nil {
@@ -35,13 +35,6 @@ func fail(c *fiber.Ctx, codes safereset.Codes) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Status(codes.Status()).Send(body)
-}
-
-// failWith is fail for a single code.
-func failWith(c *fiber.Ctx, code safereset.Code) error {
-	var cs safereset.Codes
-	cs.Add(code)
-	return fail(c, cs)
 }
 
 const localsCodes = "safereset.codes"

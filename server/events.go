@@ -83,22 +83,22 @@ func handleAudit(d *Deps) fiber.Handler {
 		if s := c.Query("since"); s != "" {
 			t, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
-				return adminFail(c, fiber.StatusBadRequest, "since must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+				return adminFail(fiber.StatusBadRequest, "since must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
 			}
 			q.Since = t
 		}
 		after, err := queryUint(c, "after", 0, 1<<63)
 		if err != nil {
-			return adminFail(c, fiber.StatusBadRequest, "after must be an audit entry id (a non-negative integer)")
+			return adminFail(fiber.StatusBadRequest, "after must be an audit entry id (a non-negative integer)")
 		}
 		limit, err := queryUint(c, "limit", 100, maxAuditPage)
 		if err != nil || limit == 0 {
-			return adminFail(c, fiber.StatusBadRequest, "limit must be 1 to %d", maxAuditPage)
+			return adminFail(fiber.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", maxAuditPage))
 		}
 		q.After, q.Limit = after, int(limit)
 		entries, err := d.Store.AuditLog(c.UserContext(), q)
 		if err != nil {
-			return internalAdmin(c, d, "admin: audit log", err)
+			return internal(fmt.Errorf("admin: audit log: %w", err))
 		}
 		var next uint64
 		if len(entries) == q.Limit {

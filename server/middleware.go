@@ -3,11 +3,8 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -127,65 +124,6 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 			m.ClientRequest(route, client)
 		}
 		return err
-	}
-}
-
-// recoverPanic turns a panic into ER999; the cause and stack are logged
-// with the request id and never sent.
-func recoverPanic(logger *slog.Logger) fiber.Handler {
-	return func(c *fiber.Ctx) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				logger.Error("panic recovered", "request_id", requestIDOf(c), "route", routeOf(c),
-					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = failWith(c, safereset.ER999)
-			}
-		}()
-		return c.Next()
-	}
-}
-
-// internalError logs cause with the request id and answers ER999.
-func internalError(c *fiber.Ctx, logger *slog.Logger, msg string, cause error) error {
-	logger.Error(msg, "request_id", requestIDOf(c), "route", routeOf(c), "error", cause.Error())
-	return failWith(c, safereset.ER999)
-}
-
-// errorHandler replaces Fiber's: nothing Fiber or a handler returns is ever
-// shown to the client; causes go to the log.
-func errorHandler(logger *slog.Logger, public bool) fiber.ErrorHandler {
-	return func(c *fiber.Ctx, err error) error {
-		// Errors the HTTP layer raises before routing (a body over the hard
-		// cap, an unparsable request) never ran the middleware: give them
-		// a request id too, as every response carries one.
-		if requestIDOf(c) == "" {
-			id := newRequestID()
-			c.Locals(localsRequestID, id)
-			c.Set(fiber.HeaderXRequestID, id)
-		}
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			switch fe.Code {
-			case fiber.StatusRequestEntityTooLarge:
-				if public {
-					return failWith(c, safereset.ER413)
-				}
-				return c.Status(fe.Code).JSON(adminError{"request body is too large"})
-			}
-			if fe.Code >= 400 && fe.Code < 500 {
-				// Unknown route or method, a request the HTTP layer could
-				// not parse, a read timeout, headers over the limit: not a
-				// documented answer of any route, so a bare status.
-				c.Response().ResetBody()
-				c.Status(fe.Code)
-				return nil
-			}
-		}
-		logger.Error("unhandled error", "request_id", requestIDOf(c), "route", routeOf(c), "error", err.Error())
-		if public {
-			return failWith(c, safereset.ER999)
-		}
-		return c.Status(fiber.StatusInternalServerError).JSON(adminError{"internal error; see the server log"})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -38,7 +39,7 @@ func limitIP(d *Deps, route safereset.LimitRoute) fiber.Handler {
 		}
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitIP, ip)
 		if err != nil {
-			return internalError(c, d.Logger, "ratelimit: ip", err)
+			return internal(fmt.Errorf("ratelimit: ip: %w", err))
 		}
 		ls := limitsOf(c)
 		ls.add(res)
@@ -63,7 +64,7 @@ func limitsOf(c *fiber.Ctx) *limitState {
 func limited(c *fiber.Ctx, d *Deps, ls *limitState, route safereset.LimitRoute, kind safereset.LimitKind) error {
 	d.Metrics.RateLimited(route, kind)
 	ls.setHeaders(c, d.Now())
-	return failWith(c, safereset.ER429)
+	return failWith(safereset.ER429)
 }
 
 // limitEmail counts the request against the per-email bucket of route.
@@ -76,7 +77,7 @@ func limitEmail(c *fiber.Ctx, d *Deps, route safereset.LimitRoute, email field) 
 	if d.Limiter != nil && email.ok() && safereset.ValidEmail(email.str) {
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email.str)
 		if err != nil {
-			return true, internalError(c, d.Logger, "ratelimit: email", err)
+			return true, internal(fmt.Errorf("ratelimit: email: %w", err))
 		}
 		ls.add(res)
 		if res.Reached {
@@ -119,15 +120,17 @@ func checkEmail(f field, codes *safereset.Codes) bool {
 }
 
 // handleRequestToken is POST /api/v1/user/reset-password (SPEC §2.3). The
-// answer is the same 202 whether or not an account has the address: both
-// paths commit one write transaction, and the answer waits for
-// RequestFloor, which hides what still differs (a token and a mail are
-// stored and the mail worker woken only for a known address).
+// answer is the same 202 whether or not an account has the address, and
+// the request does the same work for both: the store renders and seals a
+// mail and commits one write transaction (shared with concurrent requests)
+// either way, and the answer waits for RequestFloor. What differs, the
+// mail worker sending the mail and deleting its entry, starts only after
+// the answer has gone out (see wakeDelay).
 func handleRequestToken(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := readBody(c)
 		if !ok {
-			return failWith(c, safereset.ER413)
+			return failWith(safereset.ER413)
 		}
 		fields, _ := decodeObject(body, fieldEmail)
 		email := fields[fieldEmail]
@@ -136,17 +139,24 @@ func handleRequestToken(d *Deps) fiber.Handler {
 		}
 		var codes safereset.Codes
 		if !checkEmail(email, &codes) {
-			return fail(c, codes)
+			return fail(codes)
 		}
-		// From here on the work differs for known and unknown addresses (a
-		// token and a mail are stored, and the mail worker woken, for a
-		// known one): answer no sooner than the floor either way.
+		// From here on the data differs for known and unknown addresses (a
+		// token and a mail are stored for a known one): answer no sooner
+		// than the floor either way.
 		floor := time.Now().Add(d.RequestFloor)
-		defer func() { time.Sleep(time.Until(floor)) }()
+		wake := func() {}
+		defer func() {
+			time.Sleep(time.Until(floor))
+			// The same timer for both kinds; for a known address it wakes
+			// the worker once this answer is out, so sending and deleting
+			// the mail never run beside it.
+			time.AfterFunc(wakeDelay, wake)
+		}()
 
 		token, hash, err := newResetToken()
 		if err != nil {
-			return internalError(c, d.Logger, "request token: generate", err)
+			return internal(fmt.Errorf("request token: generate: %w", err))
 		}
 		now := d.Now()
 		tok := safereset.ResetToken{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(d.TokenTTL)}
@@ -156,17 +166,21 @@ func handleRequestToken(d *Deps) fiber.Handler {
 				return m, tok.ExpiresAt, err
 			}, userChange(c, d, safereset.AuditTokenRequested, safereset.EventResetRequested))
 		if err != nil {
-			d.Logger.Error("request token: store", "request_id", requestIDOf(c), "error", err.Error())
-			return failWith(c, safereset.ER354)
+			return failCause(safereset.ER354, fmt.Errorf("request token: store: %w", err))
 		}
 		if found {
-			d.NotifyOutbox()
+			wake = d.NotifyOutbox
 		}
 		setCodes(c, nil)
 		c.Status(fiber.StatusAccepted)
 		return nil
 	}
 }
+
+// wakeDelay is how long after a token request's answer leaves the
+// handler the mail worker is woken: enough for the response to be written
+// to the socket, far below what a user waiting for the mail notices.
+const wakeDelay = 2 * time.Millisecond
 
 // newResetToken returns 16 random bytes as 32 lowercase hex characters and
 // the SHA-256 that is stored in its place.
@@ -196,7 +210,7 @@ func handleResetPassword(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body, ok := readBody(c)
 		if !ok {
-			return failWith(c, safereset.ER413)
+			return failWith(safereset.ER413)
 		}
 		f, _ := decodeObject(body, fieldEmail, fieldPassword, fieldVerify, fieldToken)
 		email, pw, verify, token := f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken]
@@ -214,7 +228,7 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			tokHash = sha256.Sum256([]byte(token.str))
 			tokErr = d.Store.CheckToken(ctx, emailKey, tokHash, d.Now())
 			if tokErr != nil && !errors.Is(tokErr, safereset.ErrTokenInvalid) && !errors.Is(tokErr, safereset.ErrTokenExpired) {
-				return internalError(c, d.Logger, "reset: check token", tokErr)
+				return internal(fmt.Errorf("reset: check token: %w", tokErr))
 			}
 		}
 		if tokErr != nil {
@@ -251,7 +265,7 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			case err != nil:
 				// Fail closed: a password that could not be checked is not set.
 				d.Metrics.BreachCheck(metrics.BreachError)
-				return internalError(c, d.Logger, "reset: breach check", err)
+				return internal(fmt.Errorf("reset: breach check: %w", err))
 			case v.Breached:
 				d.Metrics.BreachCheck(metrics.BreachBreached)
 				codes.Add(safereset.ER349)
@@ -279,12 +293,12 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			codes.Add(safereset.ER353)
 		}
 		if len(codes) > 0 {
-			return fail(c, codes)
+			return fail(codes)
 		}
 
 		phc, err := d.Hasher.Hash(ctx, pw.str)
 		if err != nil {
-			return internalError(c, d.Logger, "reset: hash password", err)
+			return internal(fmt.Errorf("reset: hash password: %w", err))
 		}
 		// The token is checked again inside the write transaction: of two
 		// requests racing with one token, exactly one gets here first.
@@ -292,11 +306,11 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			userChange(c, d, safereset.AuditPasswordChanged, safereset.EventPasswordChanged))
 		switch {
 		case errors.Is(err, safereset.ErrTokenInvalid):
-			return failWith(c, safereset.ER352)
+			return failWith(safereset.ER352)
 		case errors.Is(err, safereset.ErrTokenExpired):
-			return failWith(c, safereset.ER353)
+			return failWith(safereset.ER353)
 		case err != nil:
-			return internalError(c, d.Logger, "reset: store", err)
+			return internal(fmt.Errorf("reset: store: %w", err))
 		}
 		d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
 		if d.Events != nil && d.NotifyOutbox != nil {
@@ -304,10 +318,8 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		}
 
 		if err := sendConfirmation(ctx, d, user); err != nil {
-			d.Logger.Error("reset: confirmation mail failed; password was reset",
-				"request_id", requestIDOf(c), "user_id", user.ID, "error", err.Error())
 			d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailFailed)
-			return failWith(c, safereset.ER355)
+			return failCause(safereset.ER355, fmt.Errorf("reset: confirmation mail to user %d failed; password was reset: %w", user.ID, err))
 		}
 		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailSent)
 		setCodes(c, nil)

@@ -15,9 +15,9 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := fiber.New(fiberConfig(HardBodyLimit, errorHandler(d.Logger, true)))
+	app := fiber.New(fiberConfig(HardBodyLimit, publicErrors(d.Logger)))
 	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
-	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic(d.Logger))
+	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic())
 
 	const reset = "/api/v1/user/reset-password"
 	app.Post(reset, withRoute("request"), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
@@ -35,9 +35,9 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	app := fiber.New(fiberConfig(AdminBodyLimit, errorHandler(d.Logger, false)))
+	app := fiber.New(fiberConfig(AdminBodyLimit, adminErrors(d.Logger)))
 	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
-	app.Use(requestID(), accessLog(d.Logger, nil), recoverAdmin(d.Logger))
+	app.Use(requestID(), accessLog(d.Logger, nil), recoverPanic())
 
 	app.Get("/healthz", withRoute("healthz"), handleHealthz())
 	app.Get("/readyz", withRoute("readyz"), handleReadyz(o))

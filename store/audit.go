@@ -62,7 +62,7 @@ func (db *DB) writeEffects(tx *bolt.Tx, e safereset.Effects) error {
 		if o.NextAttempt.IsZero() {
 			o.NextAttempt = o.CreatedAt
 		}
-		if _, err := enqueue(tx, o); err != nil {
+		if _, err := enqueue(tx, db.box, o); err != nil {
 			return err
 		}
 	}

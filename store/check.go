@@ -91,13 +91,13 @@ func checkIndexes(tx *bolt.Tx) []error {
 		return nil
 	})
 	_ = outbox.ForEach(func(k, v []byte) error {
-		var e safereset.OutboxEntry
-		if err := jsonUnmarshal(v, &e); err != nil || len(k) != 8 || e.ID != binary.BigEndian.Uint64(k) {
+		r, err := decodeRecord(v)
+		if err != nil || len(k) != 8 {
 			bad("outbox: bad record under key %x", k)
 			return nil
 		}
-		if due.Get(dueKey(e.NextAttempt, e.ID)) == nil {
-			bad("outbox: entry %d has no due index entry", e.ID)
+		if id := binary.BigEndian.Uint64(k); due.Get(dueKey(r.NextAttempt, id)) == nil {
+			bad("outbox: entry %d has no due index entry", id)
 		}
 		return nil
 	})
@@ -106,9 +106,10 @@ func checkIndexes(tx *bolt.Tx) []error {
 			bad("outbox_due: bad key length %d", len(k))
 			return nil
 		}
-		var e safereset.OutboxEntry
 		id := binary.BigEndian.Uint64(k[12:])
-		if ok, err := getJSON(outbox, k[12:], &e); !ok || err != nil || !bytes.Equal(dueKey(e.NextAttempt, id), k) {
+		raw := outbox.Get(k[12:])
+		r, err := decodeRecord(raw)
+		if raw == nil || err != nil || !bytes.Equal(dueKey(r.NextAttempt, id), k) {
 			bad("outbox_due: entry for %d points at no matching entry", id)
 		}
 		return nil

@@ -20,11 +20,17 @@
 //   - One process: Open takes an exclusive file lock and fails with
 //     ErrLocked after Options.Timeout when another process (or another DB
 //     in this process) holds it. Use Backup for copies of a live file.
-//   - The outbox holds the full text of each queued mail, so a token mail's
-//     entry contains the token itself (the only place it is stored in
-//     clear) until the mail is delivered or dropped and the outbox worker
-//     calls DeleteMail. ResetPassword and DeleteUser do not remove queued
-//     mails; the tokens in them are already dead by then.
+//   - The outbox message of every entry (address, subject, bodies with the
+//     token) is sealed with XChaCha20-Poly1305 under Options.OutboxKey
+//     before bbolt sees it, so no page of the file, free or live, and no
+//     Backup holds it in clear; only the scheduling fields (kind, times,
+//     attempts, last error) are readable. Without the key (a file restored
+//     without its key file) entries come back Unreadable and are dropped.
+//     ResetPassword and DeleteUser do not remove queued mails; the tokens
+//     in them are already dead by then.
+//   - RequestReset and the outbox updates use group commit: calls that
+//     arrive while a transaction commits share the next one and its fsync.
+//     Each still returns only after its own change is on disk.
 //   - Lookups by email use the exact EmailKey (safereset.NormalizeEmail:
 //     ASCII case folding only), so look-alike Unicode addresses are
 //     different accounts.

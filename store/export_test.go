@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/safereset/safereset"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -42,3 +43,35 @@ func errorsJoin(a, b error) error {
 	}
 	return b
 }
+
+// CopyOutboxRecord overwrites entry to's stored record with from's, as an
+// attacker with write access to the file could.
+func CopyOutboxRecord(ctx context.Context, db *DB, from, to uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketOutbox))
+		return b.Put(u64(to), append([]byte(nil), b.Get(u64(from))...))
+	})
+}
+
+// PutLegacyOutboxEntry stores e in clear, as versions before sealing did.
+func PutLegacyOutboxEntry(ctx context.Context, db *DB, e safereset.OutboxEntry) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(e.ID), e); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketOutboxDue)).Put(dueKey(e.NextAttempt, e.ID), []byte{})
+	})
+}
+
+// OutboxRecordBytes returns the stored record of entry id.
+func OutboxRecordBytes(ctx context.Context, db *DB, id uint64) ([]byte, error) {
+	var out []byte
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		out = append(out, tx.Bucket([]byte(bucketOutbox)).Get(u64(id))...)
+		return nil
+	})
+	return out, err
+}
+
+// QueuedCommits returns how many calls wait for the group committer.
+func QueuedCommits(db *DB) int { return len(db.commits.reqs) }

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/seal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -26,7 +28,7 @@ func (db *DB) EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64,
 	var id uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		id, err = enqueue(tx, e)
+		id, err = enqueue(tx, db.box, e)
 		return err
 	})
 	if err != nil {
@@ -43,7 +45,7 @@ func (db *DB) DueMail(ctx context.Context, now time.Time, limit int) ([]saferese
 	var out []safereset.OutboxEntry
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		out, err = dueEntries(tx, now, limit)
+		out, err = dueEntries(tx, db.box, now, limit)
 		return err
 	})
 	if err != nil {
@@ -58,17 +60,23 @@ func (db *DB) DueMail(ctx context.Context, now time.Time, limit int) ([]saferese
 // leases a crashed process left behind.
 func (db *DB) ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]safereset.OutboxEntry, error) {
 	var out []safereset.OutboxEntry
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		due, err := dueEntries(tx, now, limit)
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		due, err := dueEntries(tx, db.box, now, limit)
 		if err != nil {
 			return err
 		}
 		out = make([]safereset.OutboxEntry, 0, len(due))
 		for _, e := range due {
-			e.Claim = newClaim()
-			if err := moveEntry(tx, e, now.Add(lease)); err != nil {
+			r, err := outboxRecordOf(tx, e.ID)
+			if err != nil {
 				return err
 			}
+			e.Claim = newClaim()
+			r.Claim = e.Claim
+			if err := moveRecord(tx, e.ID, r, now.Add(lease)); err != nil {
+				return err
+			}
+			e.NextAttempt = now.Add(lease)
 			out = append(out, e)
 		}
 		return nil
@@ -79,8 +87,9 @@ func (db *DB) ClaimMail(ctx context.Context, now time.Time, limit int, lease tim
 	return out, nil
 }
 
-// dueEntries reads up to limit entries due at now, lowest ID first.
-func dueEntries(tx *bolt.Tx, now time.Time, limit int) ([]safereset.OutboxEntry, error) {
+// dueEntries reads and opens up to limit entries due at now, lowest ID
+// first.
+func dueEntries(tx *bolt.Tx, box *seal.Box, now time.Time, limit int) ([]safereset.OutboxEntry, error) {
 	var out []safereset.OutboxEntry
 	err := func() error {
 		// The due index is in NextAttempt order: collect every due ID from
@@ -101,16 +110,14 @@ func dueEntries(tx *bolt.Tx, now time.Time, limit int) ([]safereset.OutboxEntry,
 		if limit > 0 && len(ids) > limit {
 			ids = ids[:limit]
 		}
-		outbox := tx.Bucket([]byte(bucketOutbox))
 		out = make([]safereset.OutboxEntry, 0, len(ids))
 		for _, id := range ids {
-			var e safereset.OutboxEntry
-			ok, err := getJSON(outbox, u64(id), &e)
+			e, err := outboxEntry(tx, box, id)
+			if errors.Is(err, safereset.ErrMailNotFound) {
+				return fmt.Errorf("outbox due index points at missing entry %d", id)
+			}
 			if err != nil {
 				return err
-			}
-			if !ok {
-				return fmt.Errorf("outbox due index points at missing entry %d", id)
 			}
 			out = append(out, e)
 		}
@@ -119,37 +126,43 @@ func dueEntries(tx *bolt.Tx, now time.Time, limit int) ([]safereset.OutboxEntry,
 	return out, err
 }
 
-// moveEntry stores e with a new NextAttempt and moves its due index entry.
-func moveEntry(tx *bolt.Tx, e safereset.OutboxEntry, next time.Time) error {
+// moveRecord stores entry id's record r with a new NextAttempt and moves
+// its due index entry. The sealed message is kept as it is: scheduling
+// never opens it.
+func moveRecord(tx *bolt.Tx, id uint64, r outboxRecord, next time.Time) error {
 	due := tx.Bucket([]byte(bucketOutboxDue))
-	if err := due.Delete(dueKey(e.NextAttempt, e.ID)); err != nil {
+	if err := due.Delete(dueKey(r.NextAttempt, id)); err != nil {
 		return err
 	}
-	e.NextAttempt = next
-	if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(e.ID), e); err != nil {
+	r.NextAttempt = next
+	if err := putJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), r); err != nil {
 		return err
 	}
-	return due.Put(dueKey(next, e.ID), []byte{})
+	return due.Put(dueKey(next, id), []byte{})
 }
 
 // releaseClaims makes every entry a previous process claimed due at now:
 // that process is gone (this one holds the file lock), and each claimed
 // entry was due when it was claimed.
 func releaseClaims(tx *bolt.Tx, now time.Time) error {
-	var stale []safereset.OutboxEntry
+	type claimed struct {
+		id uint64
+		r  outboxRecord
+	}
+	var stale []claimed
 	c := tx.Bucket([]byte(bucketOutbox)).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var e safereset.OutboxEntry
-		if err := jsonUnmarshal(v, &e); err != nil {
+		r, err := decodeRecord(v)
+		if err != nil {
 			return err
 		}
-		if e.Claim != 0 {
-			stale = append(stale, e)
+		if r.Claim != 0 && len(k) == 8 {
+			stale = append(stale, claimed{bytesU64(k), r})
 		}
 	}
-	for _, e := range stale {
-		e.Claim = 0
-		if err := moveEntry(tx, e, now); err != nil {
+	for _, s := range stale {
+		s.r.Claim = 0
+		if err := moveRecord(tx, s.id, s.r, now); err != nil {
 			return err
 		}
 	}
@@ -191,12 +204,12 @@ func (db *DB) NextMailAt(ctx context.Context) (time.Time, error) {
 // dropped). It returns safereset.ErrMailNotFound when the entry is already
 // gone and safereset.ErrMailClaimLost when another claim holds it.
 func (db *DB) DeleteMail(ctx context.Context, id, claim uint64) error {
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := claimedEntry(tx, id, claim)
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		r, err := claimedRecord(tx, id, claim)
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket([]byte(bucketOutboxDue)).Delete(dueKey(e.NextAttempt, id)); err != nil {
+		if err := tx.Bucket([]byte(bucketOutboxDue)).Delete(dueKey(r.NextAttempt, id)); err != nil {
 			return err
 		}
 		return tx.Bucket([]byte(bucketOutbox)).Delete(u64(id))
@@ -211,13 +224,13 @@ func (db *DB) DeleteMail(ctx context.Context, id, claim uint64) error {
 // sets the entry's NextAttempt, Attempts and LastError and releases the
 // claim. Errors as DeleteMail.
 func (db *DB) RescheduleMail(ctx context.Context, id, claim uint64, next time.Time, attempts int, lastErr string) error {
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		e, err := claimedEntry(tx, id, claim)
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		r, err := claimedRecord(tx, id, claim)
 		if err != nil {
 			return err
 		}
-		e.Attempts, e.LastError, e.Claim = attempts, lastErr, 0
-		return moveEntry(tx, e, next)
+		r.Attempts, r.LastError, r.Claim = attempts, lastErr, 0
+		return moveRecord(tx, id, r, next)
 	})
 	if err != nil {
 		return fmt.Errorf("store: reschedule mail: %w", err)
@@ -239,11 +252,11 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 		if k == nil {
 			return nil
 		}
-		var e safereset.OutboxEntry
-		if _, err := getJSON(b, k, &e); err != nil {
+		r, err := decodeRecord(b.Get(k))
+		if err != nil {
 			return err
 		}
-		oldest = e.CreatedAt
+		oldest = r.CreatedAt
 		return nil
 	})
 	if err != nil {
@@ -252,41 +265,51 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 	return depth, oldest, nil
 }
 
-// enqueue stores e under the next outbox ID, with its due index entry.
-func enqueue(tx *bolt.Tx, e safereset.OutboxEntry) (uint64, error) {
+// enqueue stores e, its message sealed, under the next outbox ID, with
+// its due index entry.
+func enqueue(tx *bolt.Tx, box *seal.Box, e safereset.OutboxEntry) (uint64, error) {
 	outbox := tx.Bucket([]byte(bucketOutbox))
 	id, err := outbox.NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	e.ID = id
-	if err := putJSON(outbox, u64(id), e); err != nil {
+	raw, err := sealEntry(box, id, e)
+	if err != nil {
+		return 0, err
+	}
+	if err := outbox.Put(u64(id), raw); err != nil {
 		return 0, err
 	}
 	return id, tx.Bucket([]byte(bucketOutboxDue)).Put(dueKey(e.NextAttempt, id), []byte{})
 }
 
-// outboxEntry loads one entry or returns ErrMailNotFound.
-func outboxEntry(tx *bolt.Tx, id uint64) (safereset.OutboxEntry, error) {
-	var e safereset.OutboxEntry
-	ok, err := getJSON(tx.Bucket([]byte(bucketOutbox)), u64(id), &e)
-	if err != nil {
-		return e, err
+// outboxEntry loads and opens one entry or returns ErrMailNotFound.
+func outboxEntry(tx *bolt.Tx, box *seal.Box, id uint64) (safereset.OutboxEntry, error) {
+	raw := tx.Bucket([]byte(bucketOutbox)).Get(u64(id))
+	if raw == nil {
+		return safereset.OutboxEntry{}, safereset.ErrMailNotFound
 	}
-	if !ok {
-		return e, safereset.ErrMailNotFound
-	}
-	return e, nil
+	return openEntry(box, id, raw)
 }
 
-// claimedEntry loads one entry held by claim, or returns ErrMailNotFound
-// or ErrMailClaimLost.
-func claimedEntry(tx *bolt.Tx, id, claim uint64) (safereset.OutboxEntry, error) {
-	e, err := outboxEntry(tx, id)
-	if err == nil && e.Claim != claim {
+// outboxRecordOf loads one entry's record, without opening its message,
+// or returns ErrMailNotFound.
+func outboxRecordOf(tx *bolt.Tx, id uint64) (outboxRecord, error) {
+	raw := tx.Bucket([]byte(bucketOutbox)).Get(u64(id))
+	if raw == nil {
+		return outboxRecord{}, safereset.ErrMailNotFound
+	}
+	return decodeRecord(raw)
+}
+
+// claimedRecord loads the record of one entry held by claim, or returns
+// ErrMailNotFound or ErrMailClaimLost.
+func claimedRecord(tx *bolt.Tx, id, claim uint64) (outboxRecord, error) {
+	r, err := outboxRecordOf(tx, id)
+	if err == nil && r.Claim != claim {
 		err = safereset.ErrMailClaimLost
 	}
-	return e, err
+	return r, err
 }
 
 // dueKey is the due index key: NextAttempt then ID.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/seal"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -68,13 +69,20 @@ type Options struct {
 	// NoSync skips fsync after each commit. Only for benchmarks and tests:
 	// a crash can lose acknowledged writes.
 	NoSync bool
+	// OutboxKey (seal.KeySize bytes, kept outside the database) seals the
+	// message of every outbox entry. When nil, Open makes a random key
+	// that lives only as long as the DB: mail queued through this handle
+	// cannot be read after a reopen (tests and one-shot tools only).
+	OutboxKey []byte
 }
 
 // DB is a safereset.Store kept in one bbolt file.
 type DB struct {
-	bolt *bolt.DB
-	path string
-	now  func() time.Time
+	bolt    *bolt.DB
+	path    string
+	now     func() time.Time
+	box     *seal.Box
+	commits *committer
 }
 
 var _ safereset.Store = (*DB)(nil)
@@ -89,6 +97,17 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	key := opts.OutboxKey
+	if key == nil {
+		var err error
+		if key, err = seal.NewKey(); err != nil {
+			return nil, fmt.Errorf("store: open %s: outbox key: %w", path, err)
+		}
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: outbox key: %w", path, err)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -106,13 +125,18 @@ func Open(path string, opts Options) (*DB, error) {
 		if err := initSchema(tx); err != nil {
 			return err
 		}
+		// Entries an older version stored in clear are sealed before
+		// anything else reads the outbox as sealed records.
+		if err := sealLegacyEntries(tx, box); err != nil {
+			return err
+		}
 		return releaseClaims(tx, opts.Now())
 	})
 	if err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: bdb, path: path, now: opts.Now}, nil
+	return &DB{bolt: bdb, path: path, now: opts.Now, box: box, commits: newCommitter(bdb)}, nil
 }
 
 // initSchema checks the schema version and creates every bucket.
@@ -150,8 +174,10 @@ func initSchema(tx *bolt.Tx) error {
 // Path returns the file the database lives in.
 func (db *DB) Path() string { return db.path }
 
-// Close releases the file and its lock.
+// Close commits the writes already queued, then releases the file and
+// its lock.
 func (db *DB) Close() error {
+	db.commits.close()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
@@ -223,6 +249,13 @@ func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return db.bolt.Update(fn)
 }
 
+// batch runs fn in a write transaction that may be shared with other
+// concurrent calls (group commit, see committer); it returns once that
+// transaction is committed. fn may run more than once.
+func (db *DB) batch(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return db.commits.do(ctx, fn)
+}
+
 // view runs fn in one read transaction after checking ctx.
 func (db *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -230,6 +263,9 @@ func (db *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	}
 	return db.bolt.View(fn)
 }
+
+// bytesU64 decodes u64.
+func bytesU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 // u64 encodes v big-endian so keys sort numerically.
 func u64(v uint64) []byte {

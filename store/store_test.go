@@ -193,7 +193,8 @@ func TestOpen_RestartKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
 	path := filepath.Join(t.TempDir(), "safereset.db")
-	db := mustOpenPath(t, path, store.Options{Now: clk.Now})
+	opts := store.Options{Now: clk.Now, OutboxKey: testKey(t)}
+	db := mustOpenPath(t, path, opts)
 
 	mustCreateUser(t, db, "alice@example.com")
 	tok := safereset.ResetToken{Hash: hashOf("tok"), ExpiresAt: t0.Add(time.Hour)}
@@ -208,7 +209,7 @@ func TestOpen_RestartKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db = mustOpenPath(t, path, store.Options{Now: clk.Now})
+	db = mustOpenPath(t, path, opts)
 	u, err := db.UserByEmail(ctx, "alice@example.com")
 	if err != nil || u.Email != "alice@example.com" {
 		t.Fatalf("UserByEmail after restart = %+v, %v", u, err)

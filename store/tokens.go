@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/seal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -23,19 +24,20 @@ var errEmptyHash = errors.New("store: empty password hash")
 var errTokenCollision = errors.New("token hash already stored")
 
 // RequestReset implements safereset.Store. It always commits exactly one
-// write transaction: for an unknown emailKey it bumps a counter in the meta
-// bucket and writes and removes placeholder keys in the buckets a real
-// request touches, so both cases rewrite about as many pages and pay for
-// one fsync of about the same size. For a known user it drops
-// the user's expired tokens, stores tok (UserID set from the user,
-// CreatedAt from the clock when zero), evicts the oldest tokens by
+// write transaction, shared with concurrent calls (group commit): for an
+// unknown emailKey it renders and seals a mail for the address as given,
+// bumps a counter in the meta bucket and writes and removes placeholder
+// keys in the buckets a real request touches, so both cases do the same
+// work and rewrite about as many pages in the same fsync. For a known user
+// it drops the user's expired tokens, stores tok (UserID set from the
+// user, CreatedAt from the clock when zero), evicts the oldest tokens by
 // CreatedAt until at most maxOutstanding remain (values below 1 count as
 // 1, and the new token is never evicted), and queues the message compose
-// returns. Any error, including one from compose, stores nothing.
+// returns, sealed. Any error, including one from compose, stores nothing.
 //
 // compose runs inside the write transaction, which holds bbolt's single
 // writer lock: it must be quick (render a template) and must not call the
-// store, or it deadlocks.
+// store, or it deadlocks. It may be called more than once per call.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
 	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
@@ -47,11 +49,11 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		tok.CreatedAt = now
 	}
 	found := false
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		found = false
 		u, err := userByEmail(tx, emailKey)
 		if errors.Is(err, safereset.ErrUserNotFound) {
-			if err := decoyWrites(tx, tok.Hash, now); err != nil {
+			if err := decoyWrites(tx, db.box, emailKey, tok, now, compose); err != nil {
 				return err
 			}
 			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
@@ -91,7 +93,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		if err != nil {
 			return fmt.Errorf("compose mail: %w", err)
 		}
-		if _, err := enqueue(tx, safereset.OutboxEntry{
+		if _, err := enqueue(tx, db.box, safereset.OutboxEntry{
 			Message:     msg,
 			CreatedAt:   now,
 			NotAfter:    notAfter,
@@ -306,22 +308,33 @@ func getToken(tokens *bolt.Bucket, hash [32]byte) (safereset.ResetToken, bool, e
 	}, true, nil
 }
 
-// decoyWrites puts and deletes a placeholder key in each bucket a real
-// RequestReset changes, so that bbolt rewrites comparable pages and an
-// unknown address costs about what a known one does. It never touches a
-// stored record: the placeholder keys cannot belong to one (user ID 0 and
-// outbox ID MaxUint64 are never assigned; a stored token hash is skipped).
-func decoyWrites(tx *bolt.Tx, hash [32]byte, now time.Time) error {
+// decoyWrites does for an unknown address the work a real RequestReset
+// does: it renders the mail (for the address as given, and never queues
+// it), seals it, and puts and deletes a placeholder key in each bucket a
+// real request changes, so that bbolt rewrites comparable pages and an
+// unknown address costs what a known one does. It never touches a stored
+// record: the placeholder keys cannot belong to one (user ID 0 and outbox
+// ID MaxUint64 are never assigned; a stored token hash is skipped).
+func decoyWrites(tx *bolt.Tx, box *seal.Box, emailKey string, tok safereset.ResetToken, now time.Time,
+	compose func(safereset.User) (safereset.Message, time.Time, error)) error {
 	const noID = math.MaxUint64
+	// A compose error is not reported: the decoy only has to cost the
+	// same, and an unknown address has no mail that could fail.
+	msg, notAfter, _ := compose(safereset.User{Email: emailKey, EmailKey: emailKey})
+	entry, err := sealEntry(box, noID, safereset.OutboxEntry{Message: msg, CreatedAt: now, NotAfter: notAfter, NextAttempt: now})
+	if err != nil {
+		return err
+	}
+	hash := tok.Hash
 	type decoy struct {
 		bucket string
 		key    []byte
 		value  []byte
 	}
 	decoys := []decoy{
-		{bucketTokens, hash[:], make([]byte, tokenRecordLen)},
+		{bucketTokens, hash[:], encodeToken(tok)},
 		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
-		{bucketOutbox, u64(noID), make([]byte, 512)},
+		{bucketOutbox, u64(noID), entry},
 		{bucketOutboxDue, dueKey(now, noID), []byte{}},
 		{bucketAudit, u64(noID), make([]byte, 256)},
 	}

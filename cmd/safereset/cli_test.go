@@ -100,11 +100,11 @@ not json
 	}
 
 	// Backup: a consistent copy that opens and holds the users.
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	if out, errs, code := cli(t, s, "", "backup", backup); code != 0 || !strings.Contains(out, "users)") {
+	backup := filepath.Join(t.TempDir(), "backup.tar.gz")
+	if out, errs, code := cli(t, s, "", "backup", "--data-dir", s.DataDir, backup); code != 0 || !strings.Contains(out, "users;") {
 		t.Fatalf("backup: %d %q %q", code, out, errs)
 	}
-	if _, errs, code := cli(t, s, "", "backup", backup); code == 0 || !strings.Contains(errs, "exists") {
+	if _, errs, code := cli(t, s, "", "backup", "--data-dir", s.DataDir, backup); code == 0 || !strings.Contains(errs, "exists") {
 		t.Fatalf("backup over an existing file: %d %q", code, errs)
 	}
 }
@@ -175,7 +175,7 @@ func TestCLI_ImportLargeFile(t *testing.T) {
 		b.WriteString(`{"emailAddress":"bulk` + strings.Repeat("x", i%7) + itoa(i) + `@example.com","passwordHash":"$2a$04$4M1pj1pO6WGrJ2SP8ZCvMOpJ9sS3e4Xk3MiM3vVIv4ZKpd8WhT/1S"}` + "\n")
 	}
 	out, errs, code := cli(t, s, b.String(), "user", "import", "-")
-	if code != 1 || !strings.Contains(out, "imported 449, skipped 0") || strings.TrimSpace(strings.Split(errs, "\n")[0]) != "line 321: not a JSON object with emailAddress and password or passwordHash" {
+	if code != 1 || !strings.Contains(out, "imported 449, skipped 0") || strings.TrimSpace(strings.Split(errs, "\n")[0]) != "line 321: failed: not valid JSON (syntax error at byte 2); want a JSON object with emailAddress and password or passwordHash" {
 		t.Fatalf("import: %d %q %q", code, out, errs)
 	}
 }

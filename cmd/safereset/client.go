@@ -15,8 +15,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/safereset/safereset/store"
 )
 
 // adminClient talks to a running server's admin API.
@@ -37,7 +35,7 @@ func addAdminFlags(fs interface {
 	StringVar(*string, string, string, string)
 }, getenv func(string) string) *adminFlags {
 	a := &adminFlags{getenv: getenv}
-	fs.StringVar(&a.url, "admin-url", "http://127.0.0.1:9090", "ops listener of the running server (env SAFERESET_ADMIN_URL)")
+	fs.StringVar(&a.url, "admin-url", "http://127.0.0.1:9090", "ops listener of the running server")
 	fs.StringVar(&a.dataDir, "data-dir", "./safereset-data", "data dir whose admin.token to use when SAFERESET_ADMIN_TOKEN is unset")
 	return a
 }
@@ -129,29 +127,45 @@ func readSecretLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return exitError{code: 2, msg: "user: want add, import, verify or delete"}
+// validClientName is the rule for API key names, and for JWT subjects
+// minted from the CLI, so one client can carry the same name in both.
+func validClientName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
 	}
-	sub := args[0]
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@:", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+const clientNameRule = "must be 1 to 64 characters of letters, digits and -_.@:"
+
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	sub, args, ok, err := groupCommand("user", args, stdout)
+	if !ok {
+		return err
+	}
+	return withPrefix("user "+sub, runUserSub(ctx, sub, args, getenv, stdin, stdout, stderr))
+}
+
+func runUserSub(ctx context.Context, sub string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("user "+sub, stderr)
 	af := addAdminFlags(fs, getenv)
 	var phc string
 	if sub == "add" {
 		fs.StringVar(&phc, "password-hash", "", "store this argon2id or bcrypt PHC string instead of reading a password")
 	}
-	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return exitError{code: 2, msg: fmt.Sprintf("user %s: want exactly one argument", sub)}
+		c, _ := findCommand("user " + sub)
+		return usageError("want exactly one argument, %s", c.args)
 	}
 	arg := fs.Arg(0)
-	switch sub {
-	case "add", "verify", "delete", "import":
-	default:
-		return exitError{code: 2, msg: fmt.Sprintf("user: unknown subcommand %q", sub)}
-	}
 	c, err := af.client()
 	if err != nil {
 		return err
@@ -172,7 +186,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			ID uint64 `json:"id"`
 		}
 		if err := c.do(ctx, http.MethodPost, "/admin/v1/users", jsonBody(in), &out); err != nil {
-			return fmt.Errorf("user add: %w", err)
+			return err
 		}
 		fmt.Fprintf(stdout, "created user %d\n", out.ID)
 	case "verify":
@@ -184,7 +198,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			Match bool `json:"match"`
 		}
 		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/verify", jsonBody(map[string]string{"emailAddress": arg, "password": pw}), &out); err != nil {
-			return fmt.Errorf("user verify: %w", err)
+			return err
 		}
 		if !out.Match {
 			fmt.Fprintln(stdout, "no match")
@@ -193,7 +207,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stdout, "match")
 	case "delete":
 		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/delete", jsonBody(map[string]string{"emailAddress": arg}), nil); err != nil {
-			return fmt.Errorf("user delete: %w", err)
+			return err
 		}
 		fmt.Fprintln(stdout, "deleted")
 	case "import":
@@ -201,40 +215,47 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if arg != "-" {
 			f, err := os.Open(arg)
 			if err != nil {
-				return fmt.Errorf("user import: %w", err)
+				return err
 			}
 			defer f.Close()
 			r = f
 		}
 		total, err := importChunks(ctx, c, r, stderr)
 		if err != nil {
-			return fmt.Errorf("user import: %w (after importing %d)", err, total.Imported)
+			return fmt.Errorf("%w (after importing %d)", err, total.Imported)
 		}
 		fmt.Fprintf(stdout, "imported %d, skipped %d (already exist), failed %d\n", total.Imported, total.Skipped, total.Failed)
 		if total.Failed > 0 {
-			return exitError{code: 1, msg: fmt.Sprintf("user import: %d line(s) failed", total.Failed)}
+			return exitError{code: 1, msg: fmt.Sprintf("%d line(s) failed", total.Failed)}
 		}
 	}
 	return nil
 }
 
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return exitError{code: 2, msg: "apikey: want create, list or revoke"}
-	}
-	sub := args[0]
-	fs := newFlagSet("apikey "+sub, stderr)
-	af := addAdminFlags(fs, getenv)
-	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+	sub, args, ok, err := groupCommand("apikey", args, stdout)
+	if !ok {
 		return err
 	}
-	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
-	n, ok := want[sub]
-	if !ok {
-		return exitError{code: 2, msg: fmt.Sprintf("apikey: unknown subcommand %q", sub)}
+	return withPrefix("apikey "+sub, runAPIKeySub(ctx, sub, args, getenv, stdout, stderr))
+}
+
+func runAPIKeySub(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("apikey "+sub, stderr)
+	af := addAdminFlags(fs, getenv)
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
 	}
+	n := map[string]int{"create": 1, "list": 0, "revoke": 1}[sub]
 	if fs.NArg() != n {
-		return exitError{code: 2, msg: fmt.Sprintf("apikey %s: want %d argument(s)", sub, n)}
+		if n == 0 {
+			return usageError("takes no arguments")
+		}
+		c, _ := findCommand("apikey " + sub)
+		return usageError("want exactly one argument, %s", c.args)
+	}
+	if sub == "create" && !validClientName(fs.Arg(0)) {
+		return usageError("name %s", clientNameRule)
 	}
 	c, err := af.client()
 	if err != nil {
@@ -246,7 +267,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 			Key string `json:"key"`
 		}
 		if err := c.do(ctx, http.MethodPost, "/admin/v1/apikeys", jsonBody(map[string]string{"name": fs.Arg(0)}), &out); err != nil {
-			return fmt.Errorf("apikey create: %w", err)
+			return err
 		}
 		fmt.Fprintln(stdout, out.Key)
 	case "list":
@@ -255,7 +276,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 			CreatedAt, RevokedAt time.Time
 		}
 		if err := c.do(ctx, http.MethodGet, "/admin/v1/apikeys", nil, &out); err != nil {
-			return fmt.Errorf("apikey list: %w", err)
+			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
@@ -269,7 +290,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return tw.Flush()
 	case "revoke":
 		if err := c.do(ctx, http.MethodDelete, "/admin/v1/apikeys/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
-			return fmt.Errorf("apikey revoke: %w", err)
+			return err
 		}
 		fmt.Fprintln(stdout, "revoked")
 	}
@@ -277,18 +298,28 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func runJWT(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "issue" {
-		return exitError{code: 2, msg: "jwt: want issue"}
-	}
-	fs := newFlagSet("jwt issue", stderr)
-	af := addAdminFlags(fs, getenv)
-	subject := fs.String("subject", "", "client name recorded in logs and metrics (required)")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
-	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+	sub, args, ok, err := groupCommand("jwt", args, stdout)
+	if !ok {
 		return err
 	}
-	if *subject == "" || fs.NArg() != 0 {
-		return exitError{code: 2, msg: "jwt issue: want --subject NAME and no arguments"}
+	return withPrefix("jwt "+sub, runJWTIssue(ctx, args, getenv, stdout, stderr))
+}
+
+func runJWTIssue(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("jwt issue", stderr)
+	af := addAdminFlags(fs, getenv)
+	subject := fs.String("subject", "", "client name recorded in logs and metrics, the same names apikey create takes (required)")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return usageError("takes no arguments (the subject is --subject NAME)")
+	case *subject == "":
+		return usageError("want --subject NAME")
+	case !validClientName(*subject):
+		return usageError("--subject %s", clientNameRule)
 	}
 	c, err := af.client()
 	if err != nil {
@@ -298,67 +329,9 @@ func runJWT(ctx context.Context, args []string, getenv func(string) string, stdo
 		Token string `json:"token"`
 	}
 	if err := c.do(ctx, http.MethodPost, "/admin/v1/jwt", jsonBody(map[string]string{"subject": *subject, "ttl": ttl.String()}), &out); err != nil {
-		return fmt.Errorf("jwt issue: %w", err)
+		return err
 	}
 	fmt.Fprintln(stdout, out.Token)
-	return nil
-}
-
-func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("backup", stderr)
-	af := addAdminFlags(fs, getenv)
-	force := fs.Bool("force", false, "overwrite OUT if it exists")
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return exitError{code: 2, msg: "backup: want exactly one argument, the output file"}
-	}
-	out := fs.Arg(0)
-	if _, err := os.Stat(out); err == nil && !*force {
-		return fmt.Errorf("backup: %s exists; use --force to overwrite it", out)
-	}
-	c, err := af.client()
-	if err != nil {
-		return err
-	}
-	resp, err := c.send(ctx, http.MethodGet, "/admin/v1/backup", nil)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer resp.Body.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".safereset-backup-*")
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("backup: download: %w", err)
-	}
-	// A stream cut short is not a database: open it before keeping it.
-	db, err := store.Open(tmp.Name(), store.Options{Timeout: time.Second})
-	if err != nil {
-		return fmt.Errorf("backup: the received file is not a valid database (%v); nothing written", err)
-	}
-	users, err := db.CountUsers(ctx)
-	db.Close()
-	if err != nil {
-		return fmt.Errorf("backup: the received file is not a valid database (%v); nothing written", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes, %d users)\n", out, n, users)
 	return nil
 }
 
@@ -373,8 +346,9 @@ const (
 type importTotals struct {
 	Imported, Skipped, Failed int
 	Errors                    []struct {
-		Line  int
-		Error string
+		Line    int
+		Error   string
+		Skipped bool
 	}
 }
 
@@ -396,7 +370,11 @@ func importChunks(ctx context.Context, c *adminClient, r io.Reader, stderr io.Wr
 			return err
 		}
 		for _, e := range out.Errors {
-			fmt.Fprintf(stderr, "line %d: %s\n", first+e.Line-1, oneLine(e.Error))
+			what := "failed"
+			if e.Skipped {
+				what = "skipped"
+			}
+			fmt.Fprintf(stderr, "line %d: %s: %s\n", first+e.Line-1, what, oneLine(e.Error))
 		}
 		total.Imported += out.Imported
 		total.Skipped += out.Skipped

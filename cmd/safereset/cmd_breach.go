@@ -21,28 +21,25 @@ import (
 // nothing more and exits 1.
 var errBreachedFound = errors.New("breach check: at least one password is breached")
 
-const breachUsage = `usage:
-  safereset breach build --out FILE [--fpr 0.001] [--min-count 1] [--expected N] [--base OLD] [--plain] [--source TEXT] INPUT...
-  safereset breach check [--filter FILE] [--min-strength 0]   (passwords on stdin, one a line)
-  safereset breach info FILE [--verify]`
+// defaultMinStrength is the zxcvbn score serve requires of a new
+// password unless configured otherwise; breach check applies the same.
+const defaultMinStrength = 3
 
 // runBreach runs `safereset breach build|check|info`.
 func runBreach(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(`breach: want build, check or info (run "safereset breach help")`)
+	sub, rest, ok, err := groupCommand("breach", args, stdout)
+	if !ok {
+		return err
 	}
-	switch args[0] {
+	switch sub {
 	case "build":
-		return runBreachBuild(ctx, args[1:], stdin, stdout, stderr)
+		err = runBreachBuild(ctx, rest, stdin, stdout, stderr)
 	case "check":
-		return runBreachCheck(args[1:], getenv, stdin, stdout, stderr)
+		err = runBreachCheck(rest, getenv, stdin, stdout, stderr)
 	case "info":
-		return runBreachInfo(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, breachUsage)
-		return nil
+		err = runBreachInfo(rest, stdout, stderr)
 	}
-	return fmt.Errorf("breach: unknown subcommand %q (want build, check or info)", oneLine(args[0]))
+	return withPrefix("breach "+sub, err)
 }
 
 // breachParseArgs parses flags that may come before, between or after
@@ -76,16 +73,14 @@ func newBreachFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-// breachFlagErr turns a flag parsing error into the one line to print. -h
-// is not an error: it prints the flags on stderr.
-func breachFlagErr(fs *flag.FlagSet, err error, stderr io.Writer) error {
+// breachFlagErr turns a flag parsing error into the one line to print,
+// a usage error. -h is not an error: it prints the command's help.
+func breachFlagErr(fs *flag.FlagSet, err error, help io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stderr, "usage of safereset %s:\n", fs.Name())
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printCommandHelp(help, fs, false)
 		return nil
 	}
-	return fmt.Errorf("%s: %w", fs.Name(), err)
+	return usageError("%s: %s", fs.Name(), oneLine(err.Error()))
 }
 
 func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -102,13 +97,13 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	fs.BoolVar(&opts.OneAtATime, "one-at-a-time", false, "insert with bloom's Add, one key at a time on one core (slow baseline for benchmarks)")
 	inputs, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err, stderr)
+		return breachFlagErr(fs, err, stdout)
 	}
 	if opts.Out == "" {
-		return errors.New("breach build: --out FILE is required")
+		return usageError("breach build: --out FILE is required")
 	}
 	if len(inputs) == 0 {
-		return errors.New("breach build: no inputs (files, directories of range files, or - for stdin)")
+		return usageError("breach build: no inputs (files, directories of range files, or - for stdin)")
 	}
 	opts.Inputs = inputs
 	opts.Stdin = stdin
@@ -141,16 +136,24 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 func runBreachCheck(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newBreachFlags("check")
 	path := fs.String("filter", getenv("SAFERESET_BREACH_FILTER"), "filter file (env SAFERESET_BREACH_FILTER; default: the embedded common-password list)")
-	minScore := fs.Int("min-strength", 0, "also refuse passwords whose zxcvbn score is below this, printing weak (0: filter only)")
+	minScore := fs.Int("min-strength", defaultMinStrength, "also refuse passwords whose zxcvbn score is below this, printing weak, as serve does (env SAFERESET_MIN_STRENGTH; 0: filter only)")
 	rest, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err, stderr)
+		return breachFlagErr(fs, err, stdout)
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("breach check: unexpected argument %q (passwords come on stdin)", rest[0])
+		return usageError("breach check: unexpected argument %q (passwords come on stdin)", oneLine(rest[0]))
+	}
+	// serve's rule by default: the same flag's env twin applies here.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "min-strength" })
+	if v := getenv("SAFERESET_MIN_STRENGTH"); v != "" && !explicit {
+		if err := fs.Set("min-strength", v); err != nil {
+			return usageError("breach check: invalid value for SAFERESET_MIN_STRENGTH: %v", err)
+		}
 	}
 	if *minScore < 0 || *minScore > 4 {
-		return fmt.Errorf("breach check: --min-strength %d is not in 0..4", *minScore)
+		return usageError("breach check: --min-strength %d is not in 0..4", *minScore)
 	}
 	var f *breach.Filter
 	if *path == "" {
@@ -208,10 +211,10 @@ func runBreachInfo(args []string, stdout, stderr io.Writer) error {
 	verify := fs.Bool("verify", false, "read every word and check the checksum")
 	rest, err := breachParseArgs(fs, args)
 	if err != nil {
-		return breachFlagErr(fs, err, stderr)
+		return breachFlagErr(fs, err, stdout)
 	}
 	if len(rest) != 1 {
-		return errors.New("breach info: want exactly one FILE")
+		return usageError("breach info: want exactly one FILE")
 	}
 	f, err := breach.Open(rest[0])
 	if err != nil {

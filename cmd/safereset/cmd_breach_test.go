@@ -121,7 +121,7 @@ func TestBreachCLI_Errors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"NoSubcommand", nil, "want build, check or info"},
+		{"NoSubcommand", nil, "want a subcommand: build, check, info"},
 		{"UnknownSubcommand", []string{"frobnicate"}, "unknown subcommand"},
 		{"BuildNoOut", []string{"build", "x.txt"}, "--out FILE is required"},
 		{"BuildNoInputs", []string{"build", "--out", "x.bloom"}, "no inputs"},
@@ -143,9 +143,9 @@ func TestBreachCLI_Errors(t *testing.T) {
 		})
 	}
 	t.Run("HelpListsFlags", func(t *testing.T) {
-		_, errOut, err := runBreachT(t, "", nil, "build", "-h")
-		if err != nil || !strings.Contains(errOut, "-min-count") {
-			t.Fatalf("err %v, stderr %q", err, errOut)
+		out, _, err := runBreachT(t, "", nil, "build", "-h")
+		if err != nil || !strings.Contains(out, "--min-count") || !strings.HasPrefix(out, "usage: safereset breach build INPUT... [flags]\n") {
+			t.Fatalf("err %v, stdout %q", err, out)
 		}
 	})
 }

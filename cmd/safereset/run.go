@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 )
 
@@ -29,40 +28,34 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
-const usage = `usage: safereset <command> [flags]
-
-commands:
-  serve                          run the service
-  user add EMAIL                 create a user (password on stdin, or --password-hash PHC)
-  user import FILE               import users from JSON lines ("-" for stdin)
-  user verify EMAIL              check a password from stdin (exit 0 match, 1 no match)
-  user delete EMAIL              delete a user
-  apikey create NAME             create an API key and print it
-  apikey list                    list API keys
-  apikey revoke ID               revoke an API key
-  jwt issue --subject NAME       mint a client JWT (--ttl 1h)
-  breach build|check|info        build, query and inspect breach filters
-  backup OUT                     write a hot backup of the database to OUT
-  audit                          print the audit trail (--since T, --follow, --json)
-  version                        print the version
-
-Run "safereset <command> -h" for the flags of a command.`
-
 // run is the whole program; main only maps its error to an exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return exitError{code: 2, msg: `no command given (run "safereset help")`}
+		return usageError(`no command given (run "safereset help")`)
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
-		return runServe(ctx, rest, getenv, stderr)
+		_, fs := serveFlags(stderr)
+		if wantsHelp(rest) {
+			printCommandHelp(stdout, fs, true)
+			printServeEnv(stdout)
+			return nil
+		}
+		for _, w := range unknownEnv(fs) {
+			fmt.Fprintln(stderr, "safereset: serve: warning: "+w)
+		}
+		return withPrefix("serve", runServe(ctx, rest, getenv, stderr))
+	case "config":
+		return runConfig(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "jwt":
 		return runJWT(ctx, rest, getenv, stdout, stderr)
+	case "admin-token":
+		return runAdminToken(ctx, rest, getenv, stdout, stderr)
 	case "breach":
 		err := runBreach(ctx, rest, getenv, stdin, stdout, stderr)
 		if errors.Is(err, errBreachedFound) {
@@ -70,31 +63,66 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return err
 	case "backup":
-		return runBackup(ctx, rest, getenv, stdout, stderr)
+		return withPrefix("backup", runBackup(ctx, rest, getenv, stdout, stderr))
 	case "audit":
-		return runAudit(ctx, rest, getenv, stdout, stderr)
+		return withPrefix("audit", runAudit(ctx, rest, getenv, stdout, stderr))
+	case "restore":
+		return withPrefix("restore", runRestore(ctx, rest, getenv, stdout, stderr))
+	case "completion":
+		return withPrefix("completion", runCompletion(rest, stdout))
 	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			if isHelp(rest[0]) {
+				fmt.Fprintln(stdout, "usage: safereset version\n\nprint the version")
+				return nil
+			}
+			return usageError("version: takes no arguments")
+		}
 		fmt.Fprintln(stdout, "safereset", versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, usage)
+		printUsage(stdout)
 		return nil
 	default:
-		return exitError{code: 2, msg: fmt.Sprintf("unknown command %q (run \"safereset help\")", oneLine(cmd))}
+		return usageError("unknown command %q (run \"safereset help\")", oneLine(cmd))
 	}
 }
 
-func versionString() string {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
+// wantsHelp reports whether -h comes among the flags of args (before "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
 		}
-		v += " " + bi.GoVersion
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
 	}
-	return v
+	return false
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// withPrefix puts the command's name in front of an error message, once,
+// so every failure reads "safereset: <command>: <what went wrong>".
+func withPrefix(prefix string, err error) error {
+	if err == nil || errors.Is(err, errBreachedFound) {
+		return err
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.msg == "" || strings.HasPrefix(ee.msg, prefix+":") || strings.HasPrefix(ee.msg, prefix+" ") {
+			return ee
+		}
+		ee.msg = prefix + ": " + ee.msg
+		return ee
+	}
+	if m := err.Error(); strings.HasPrefix(m, prefix+":") || strings.HasPrefix(m, prefix+" ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
@@ -106,19 +134,21 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its env twin SAFERESET_<FLAG_IN_CAPS>: flag beats env beats
+// parseFlags parses args (printing the command's help on help when asked
+// with -h), then fills every flag not given on the command line from its
+// env twin SAFERESET_<FLAG_IN_CAPS>: flag beats env beats
 // default.
 // Flags may come before or after the arguments ("user add EMAIL
 // --password-hash X"); "--" ends the flags.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) error {
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, help io.Writer) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stderr, "usage of safereset %s:\n", fs.Name())
-				fs.SetOutput(stderr)
-				fs.PrintDefaults()
+				printCommandHelp(help, fs, true)
+				if fs.Name() == "serve" || fs.Name() == "config check" {
+					printServeEnv(help)
+				}
 				return exitError{code: 0}
 			}
 			return exitError{code: 2, msg: fs.Name() + ": " + oneLine(err.Error())}
@@ -141,7 +171,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		if set[f.Name] || err != nil {
 			return
 		}
-		env := "SAFERESET_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v := getenv(env); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = exitError{code: 2, msg: fmt.Sprintf("%s: invalid value for %s: %v", fs.Name(), env, e)}

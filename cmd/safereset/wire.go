@@ -17,6 +17,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/breach"
+	"github.com/safereset/safereset/internal/secretfile"
 	"github.com/safereset/safereset/jwtauth"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/metrics"
@@ -63,7 +64,11 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second}); err != nil {
+	outboxKey, err := loadOutboxKey(c.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
@@ -157,8 +162,18 @@ func setMemoryLimit(c *serveConfig, getenv func(string) string) {
 
 func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 	token := getenv("SAFERESET_ADMIN_TOKEN")
+	if c.adminTokenFile != "" {
+		b, err := secretfile.Read(c.adminTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--admin-token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); len(token) < 32 {
+			return "", fmt.Errorf("--admin-token-file %s holds fewer than 32 characters", c.adminTokenFile)
+		}
+		return token, nil
+	}
 	if token == "" {
-		t, err := loadOrCreateSecretFile(filepath.Join(c.dataDir, "admin.token"), 32)
+		t, err := loadAdminToken(filepath.Join(c.dataDir, "admin.token"))
 		if err != nil {
 			return "", fmt.Errorf("admin token: %w", err)
 		}
@@ -172,7 +187,11 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 
 func newSender(c *serveConfig, now func() time.Time) (safereset.Sender, error) {
 	if c.smtpURL != "" {
-		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: c.smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
+		smtpURL, err := withSMTPPassword(c.smtpURL, c.smtpPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := mail.NewSMTPSender(mail.SMTPConfig{URL: smtpURL, From: c.mailFrom, CAFile: c.smtpCAFile, Timeout: c.smtpTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("--smtp-url: %w", err)
 		}
@@ -219,37 +238,25 @@ func (v *verifiedChecker) Ping(context.Context) error {
 	return nil
 }
 
-// loadOrCreateSecretFile returns the trimmed contents of path, creating it
-// with n random bytes (hex) and mode 0600 when it does not exist.
-func loadOrCreateSecretFile(path string, n int) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		s := strings.TrimSpace(string(b))
-		if len(s) < 32 {
-			return "", fmt.Errorf("%s holds fewer than 32 characters; delete it to have a new one generated", path)
+// loadAdminToken returns the admin token in path, creating it (32 random
+// bytes as hex, mode 0600) when it does not exist. The CLI reads the same
+// file to talk to the admin API.
+func loadAdminToken(path string) (string, error) {
+	b, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
 		}
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("%s is readable by other users (mode %v); chmod 600 it", path, fi.Mode().Perm())
-		}
-		return s, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	raw := make([]byte, n)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	s := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return []byte(hex.EncodeToString(raw) + "\n"), nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", err
+	s := strings.TrimSpace(string(b))
+	if len(s) < 32 {
+		return "", fmt.Errorf("%s holds fewer than 32 characters; delete it to have a new one generated", path)
 	}
-	return s, f.Close()
+	return s, nil
 }
 
 func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) {
@@ -308,7 +315,7 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 		if err != nil {
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
-		cfg.HS256Secret = []byte(strings.TrimSpace(string(b)))
+		cfg.HS256Secret, cfg.HS256Previous = splitSecrets(b)
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
