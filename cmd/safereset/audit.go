@@ -32,18 +32,18 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&follow, "follow", false, "keep printing new entries until interrupted")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per entry")
 	fs.DurationVar(&interval, "interval", 2*time.Second, "how often --follow asks for new entries")
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("audit: unexpected argument %q", oneLine(fs.Arg(0)))}
+		return usageError("unexpected argument %q", oneLine(fs.Arg(0)))
 	}
 	from, err := parseSince(since, time.Now())
 	if err != nil {
-		return exitError{code: 2, msg: "audit: --since: " + err.Error()}
+		return usageError("--since: %s", err.Error())
 	}
 	if interval <= 0 {
-		return exitError{code: 2, msg: "audit: --interval must be positive"}
+		return usageError("--interval must be positive")
 	}
 	c, err := af.client()
 	if err != nil {
@@ -69,7 +69,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 			if follow && ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("audit: %w", err)
+			return err
 		}
 		for _, e := range page.Entries {
 			if err := printAudit(stdout, e, asJSON); err != nil {
