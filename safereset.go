@@ -123,8 +123,9 @@ type Store interface {
 	// user it stores tok (with UserID set from the user), evicts the oldest
 	// outstanding tokens beyond maxOutstanding, and queues the message that
 	// compose renders for the stored user, all in that one transaction.
-	// found reports whether the user existed. effects run only for an
-	// existing user, so an unknown address leaves no trace.
+	// found reports whether the user existed. effects are written only for
+	// an existing user, so an unknown address leaves no trace (an engine
+	// may still render them, discarded, to make both cases cost the same).
 	RequestReset(ctx context.Context, emailKey string, tok ResetToken, maxOutstanding int, compose func(User) (Message, time.Time, error), effects ...EffectsFunc) (found bool, err error)
 	// CheckToken reports whether the token is valid for emailKey at now:
 	// nil, ErrTokenInvalid or ErrTokenExpired. It changes nothing.

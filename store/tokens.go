@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -53,7 +54,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		found = false
 		u, err := userByEmail(tx, emailKey)
 		if errors.Is(err, safereset.ErrUserNotFound) {
-			if err := decoyWrites(tx, db.box, emailKey, tok, now, compose); err != nil {
+			if err := decoyWrites(tx, db.box, emailKey, tok, now, compose, effects); err != nil {
 				return err
 			}
 			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
@@ -314,9 +315,12 @@ func getToken(tokens *bolt.Bucket, hash [32]byte) (safereset.ResetToken, bool, e
 // real request changes, so that bbolt rewrites comparable pages and an
 // unknown address costs what a known one does. It never touches a stored
 // record: the placeholder keys cannot belong to one (user ID 0 and outbox
-// ID MaxUint64 are never assigned; a stored token hash is skipped).
+// ID MaxUint64 are never assigned; a stored token hash is skipped). The
+// effects a known address would record (audit line, webhook deliveries)
+// are rendered, encoded and sealed the same way, and put and deleted
+// under outbox and audit IDs counting down from MaxUint64.
 func decoyWrites(tx *bolt.Tx, box *seal.Box, emailKey string, tok safereset.ResetToken, now time.Time,
-	compose func(safereset.User) (safereset.Message, time.Time, error)) error {
+	compose func(safereset.User) (safereset.Message, time.Time, error), effects []safereset.EffectsFunc) error {
 	const noID = math.MaxUint64
 	// A compose error is not reported: the decoy only has to cost the
 	// same, and an unknown address has no mail that could fail.
@@ -336,7 +340,34 @@ func decoyWrites(tx *bolt.Tx, box *seal.Box, emailKey string, tok safereset.Rese
 		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
 		{bucketOutbox, u64(noID), entry},
 		{bucketOutboxDue, dueKey(now, noID), []byte{}},
-		{bucketAudit, u64(noID), make([]byte, 256)},
+	}
+	decoyUser := safereset.User{Email: emailKey, EmailKey: emailKey}
+	auditID, outboxID := uint64(noID), uint64(noID-1)
+	for _, fn := range effects {
+		if fn == nil {
+			continue
+		}
+		e, err := fn(decoyUser)
+		if err != nil {
+			continue // as with compose: the decoy only has to cost the same
+		}
+		for _, a := range e.Audit {
+			a.ID, a.Time, a.UserID = auditID, now, noID
+			raw, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			decoys = append(decoys, decoy{bucketAudit, u64(auditID), raw})
+			auditID--
+		}
+		for _, o := range e.Outbox {
+			raw, err := sealEntry(box, outboxID, o)
+			if err != nil {
+				return err
+			}
+			decoys = append(decoys, decoy{bucketOutbox, u64(outboxID), raw}, decoy{bucketOutboxDue, dueKey(now, outboxID), []byte{}})
+			outboxID--
+		}
 	}
 	for _, d := range decoys {
 		b := tx.Bucket([]byte(d.bucket))
