@@ -31,9 +31,12 @@ func adminAuth(d *Deps, token string) fiber.Handler {
 	want := sha256.Sum256([]byte(token))
 	var refusals refusalAudit
 	return func(c *fiber.Ctx) error {
-		scheme, got, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+		h := c.Get(fiber.HeaderAuthorization)
+		got, ok := bearerToken(h)
+		// Stricter than client JWTs: exactly one space after the scheme.
+		ok = ok && len(h) == len("Bearer ")+len(got)
 		gotSum := sha256.Sum256([]byte(got))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
 			if refusals.allow(d.Now()) {
 				record(c.UserContext(), d, safereset.AuditAdminTokenRefused, requestIDOf(c), auditOnly(c, d, safereset.AuditAdminTokenRefused, ""))
 			}

@@ -164,7 +164,7 @@ func TestBreach_FailClosed(t *testing.T) {
 			_, errs, code := cli(t, nil, "", "serve", "--data-dir", t.TempDir(), "--addr", freePort(t), "--admin-addr", freePort(t), "--breach-filter", f)
 			lines := strings.Split(strings.TrimSpace(errs), "\n")
 			last := lines[len(lines)-1]
-			if code == 0 || !strings.HasPrefix(last, "safereset: breach filter") {
+			if code == 0 || !strings.HasPrefix(last, "safereset: serve: breach filter") {
 				t.Fatalf("started or unclear: %d %q", code, errs)
 			}
 			// Structural damage is refused before anything starts; a bad
