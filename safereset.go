@@ -98,6 +98,9 @@ var (
 	ErrTokenExpired = errors.New("reset token expired")
 	// ErrAPIKeyNotFound is returned when no API key matches.
 	ErrAPIKeyNotFound = errors.New("api key not found")
+	// ErrAPIKeyExists is returned when creating an API key whose ID or hash
+	// is already stored.
+	ErrAPIKeyExists = errors.New("api key already exists")
 	// ErrMailNotFound is returned when an outbox entry no longer exists.
 	ErrMailNotFound = errors.New("outbox entry not found")
 	// ErrMailClaimLost is returned by DeleteMail and RescheduleMail when the
@@ -151,8 +154,8 @@ type Store interface {
 
 	// ClaimMail leases up to limit outbox entries whose NextAttempt is not
 	// after now, oldest first, in one transaction: each returned entry
-	// carries a new Claim, and its stored NextAttempt becomes now+lease so
-	// no other caller (another replica) gets it until the lease runs out.
+	// carries a new Claim, and its NextAttempt becomes now+lease so no
+	// other caller (another replica) gets it until the lease runs out.
 	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxEntry, error)
 	// NextMailAt returns the earliest NextAttempt in the outbox (zero if empty).
 	NextMailAt(ctx context.Context) (time.Time, error)
@@ -183,6 +186,15 @@ func (v Verdict) OK() bool { return !v.Breached && !v.Weak }
 // address and its local part).
 type BreachChecker interface {
 	Check(password string, userInputs []string) (Verdict, error)
+}
+
+// QuickChecker is a BreachChecker that can also answer from its cheap rules
+// alone (the breach filter and the local part), without the costly
+// strength estimate. The server uses it for requests that cannot succeed
+// (SPEC §2.4), so refusing a guess costs about what a validation error
+// costs.
+type QuickChecker interface {
+	CheckQuick(password string, userInputs []string) (Verdict, error)
 }
 
 // FilterInfo describes the loaded breach filter for /readyz and metrics.
@@ -276,4 +288,14 @@ type LimitResult struct {
 // zero LimitResult (Limit 0) and never Reached.
 type Limiter interface {
 	Take(ctx context.Context, route LimitRoute, kind LimitKind, key string) (LimitResult, error)
+}
+
+// Dump is everything a store holds, for `safereset store copy` between
+// engines. Outbox entries carry their messages in clear: a dump lives only
+// in memory, and each engine seals what it stores.
+type Dump struct {
+	Users   []User
+	Tokens  []ResetToken
+	APIKeys []APIKey
+	Outbox  []OutboxEntry
 }

@@ -68,8 +68,8 @@ func (db *DB) effectsCTEs(e safereset.Effects, first int) (string, []any, error)
 			INSERT INTO audit (time, action, actor, request_id, client_addr, user_id, target)
 			SELECT * FROM unnest(` + p(0) + `::timestamptz[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::text[], ` + p(4) + `::text[], ` + p(5) + `::bigint[], ` + p(6) + `::text[])
 		), effects_outbox AS (
-			INSERT INTO outbox (message, webhook, created_at, next_attempt, not_after)
-			SELECT * FROM unnest(` + p(7) + `::bytea[], ` + p(8) + `::bytea[], ` + p(9) + `::timestamptz[], ` + p(10) + `::timestamptz[], ` + p(11) + `::timestamptz[])
+			INSERT INTO outbox (kind, message, webhook, created_at, next_attempt, not_after)
+			SELECT 'webhook', * FROM unnest(` + p(7) + `::bytea[], ` + p(8) + `::bytea[], ` + p(9) + `::timestamptz[], ` + p(10) + `::timestamptz[], ` + p(11) + `::timestamptz[])
 		)`
 	return sql, []any{aTime, aAction, aActor, aReq, aAddr, aUser, aTarget, oMsg, oHook, oCreated, oNext, oNotAfter}, nil
 }

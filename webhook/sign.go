@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -102,4 +103,13 @@ func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
 	h.Write([]byte{'.'})
 	h.Write(body)
 	return "v1," + base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// NewSigner returns a Signer for a raw key of 24 to 64 bytes; its text
+// form for receivers is SecretPrefix and the key in standard base64.
+func NewSigner(key []byte) (*Signer, error) {
+	if len(key) < 24 || len(key) > 64 {
+		return nil, ErrSecret
+	}
+	return &Signer{key: bytes.Clone(key)}, nil
 }

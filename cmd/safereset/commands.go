@@ -37,6 +37,8 @@ func commands() []command {
 		{"backup", "OUT", "write an archive of the database and its key files to OUT"},
 		{"restore", "ARCHIVE", "restore an archive into an empty --data-dir (offline)"},
 		{"audit", "", "print the audit trail (--since T, --follow, --json)"},
+		{"migrate", "", "apply the PostgreSQL schema migrations (--database-url)"},
+		{"store copy", "", "copy everything between a bbolt file and PostgreSQL, offline (--from, --to)"},
 		{"completion", "bash|zsh|fish", "print a shell completion script"},
 		{"version", "", "print the version"},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -56,13 +57,29 @@ func (c *eventConfig) validate() error {
 // newEvents builds the publisher and deliverer of the configured webhooks.
 // With no --webhook-url both are nil: nothing is queued, and entries left
 // from an earlier configuration are dropped by the worker.
-func newEvents(c *eventConfig, dataDir string, now func() time.Time) (*webhook.Publisher, *webhook.Deliverer, error) {
+//
+// The secret comes from --webhook-secret-file; else, in PostgreSQL mode,
+// from the database (created once, shared by every replica; receivers get
+// it as 'whsec_' || encode(value, 'base64') from shared_keys where name =
+// 'webhook-secret'); else from <data-dir>/webhook.secret, generated.
+func newEvents(c *eventConfig, dataDir string, db engine, now func() time.Time) (*webhook.Publisher, *webhook.Deliverer, error) {
 	if len(c.webhookURLs) == 0 {
 		return nil, nil, nil
 	}
-	signer, err := webhook.LoadSigner(c.webhookSecretFile, dataDir)
+	var (
+		signer *webhook.Signer
+		err    error
+	)
+	if c.webhookSecretFile == "" && sharesKeys(db) {
+		var key []byte
+		if key, err = sharedKey(db, "webhook-secret", 32, nil); err == nil {
+			signer, err = webhook.NewSigner(key)
+		}
+	} else {
+		signer, err = webhook.LoadSigner(c.webhookSecretFile, dataDir)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("webhook secret: %w", err)
 	}
 	pub, err := webhook.NewPublisher(c.webhookURLs, 0, now)
 	if err != nil {

@@ -21,17 +21,18 @@ import (
 	"github.com/safereset/safereset/password"
 	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/server"
-	"github.com/safereset/safereset/store"
 )
 
 // service is every long-lived part of `safereset serve`, each built once.
 type service struct {
-	db      *store.DB
+	db      engine
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
 	events  safereset.EventPublisher // nil without --webhook-url
 	closers []func() error
+	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
+	limiterPing func(context.Context) error
 }
 
 // Close releases what wire opened, last opened first.
@@ -61,11 +62,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	outboxKey, err := loadOutboxKey(c.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey}); err != nil {
+	if s.db, err = openEngine(c); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
@@ -82,16 +79,16 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := newLimiter(c)
+	limiter, err := newLimiter(c, s)
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := newVerifier(c, now)
+	verifier, err := newVerifier(c, now, s.db)
 	if err != nil {
 		return nil, err
 	}
 
-	publisher, deliverer, err := newEvents(&c.events, c.dataDir, now)
+	publisher, deliverer, err := newEvents(&c.events, c.dataDir, s.db, now)
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +104,17 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Webhooks: webhookSender(deliverer), Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
-		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
+		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
+	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
+	if err != nil {
+		return nil, fmt.Errorf("client label key: %w", err)
+	}
 	deps := server.Deps{
 		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
-		MaxConnsPerIP: c.maxConnsPerIP,
+		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
 	ops := server.Ops{
 		AdminToken: adminToken,
@@ -126,6 +127,15 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 				return nil
 			}),
 			s.checker,
+			server.PingerFunc(func(ctx context.Context) error {
+				if s.limiterPing == nil {
+					return nil
+				}
+				if err := s.limiterPing(ctx); err != nil {
+					return fmt.Errorf("rate-limit store: %w", err)
+				}
+				return nil
+			}),
 			server.PingerFunc(func(context.Context) error {
 				if !s.worker.Alive() {
 					return errors.New("outbox worker not running")
@@ -216,7 +226,11 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
 		if err := v.Verify(); err != nil {
-			errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			// A file changed in place is not corrupt at rest: the server
+			// stays up, unready and failing closed, until a reload.
+			if !errors.Is(err, breach.ErrFileChanged) {
+				errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			}
 			return
 		}
 		v.verified.Store(true)
@@ -224,12 +238,25 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	return errc
 }
 
+// Reload swaps in a new filter; VerifyOnReload has checked its checksum in
+// full, so it is verified.
+func (v *verifiedChecker) Reload(path string) error {
+	if err := v.Checker.Reload(path); err != nil {
+		return err
+	}
+	v.verified.Store(true)
+	return nil
+}
+
 // Ping is the filter's part of readiness.
 func (v *verifiedChecker) Ping(context.Context) error {
-	switch {
-	case v.Info().Bits == 0:
+	if v.Info().Bits == 0 {
 		return errors.New("breach filter not loaded")
-	case !v.verified.Load():
+	}
+	if err := v.Problem(); err != nil {
+		return err
+	}
+	if !v.verified.Load() {
 		return errors.New("breach filter: verifying checksum")
 	}
 	return nil
@@ -268,13 +295,17 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig) (safereset.Limiter, error) {
-	secret, err := ratelimit.LoadOrCreateSecret(c.dataDir)
+func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
+	secret, err := sharedKey(s.db, "ratelimit-hmac", ratelimit.MinSecretLen, func() ([]byte, error) { return ratelimit.LoadOrCreateSecret(c.dataDir) })
 	if err != nil {
 		return nil, fmt.Errorf("rate limit secret: %w", err)
 	}
+	st, err := limiterStore(c, s)
+	if err != nil {
+		return nil, err
+	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)
@@ -282,7 +313,7 @@ func newLimiter(c *serveConfig) (safereset.Limiter, error) {
 	return l, nil
 }
 
-func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
+func newVerifier(c *serveConfig, now func() time.Time, db engine) (*jwtauth.Verifier, error) {
 	cfg := jwtauth.Config{
 		DataDir: c.dataDir, PublicKeyFile: c.jwtPublicKeys, JWKSFile: c.jwtJWKS,
 		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, MaxLifetime: c.jwtMaxLifetime, Now: now,
@@ -293,6 +324,13 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
 		cfg.HS256Secret, cfg.HS256Previous = splitSecrets(b)
+	} else if sharesKeys(db) && (c.jwtAlgorithms == "" || strings.Contains(strings.ToUpper(c.jwtAlgorithms), jwtauth.AlgHS256)) {
+		// Every replica must verify what any replica issued.
+		secret, err := sharedKey(db, "jwt-hs256", jwtauth.SecretSize, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		cfg.HS256Secret = secret
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {
