@@ -57,6 +57,8 @@ type serveConfig struct {
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
+
+	events eventConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -111,6 +113,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	addEventFlags(fs, &c.events)
 	return c, fs
 }
 
@@ -153,7 +156,7 @@ func (c *serveConfig) validate() error {
 	if err := c.argonParams().Validate(); err != nil {
 		return fmt.Errorf("password hashing: %w", err)
 	}
-	return nil
+	return c.events.validate()
 }
 
 // argonParams are the argon2id parameters of new hashes.
