@@ -36,7 +36,7 @@ func migratedDB(t *testing.T) string {
 	t.Helper()
 	url := pgtest.New(t)
 	out, _, err := runCmd(t, "migrate", "--database-url", url)
-	if err != nil || !strings.Contains(out, "applied 1 migration") {
+	if err != nil || !strings.Contains(out, "applied 2 migration") {
 		t.Fatalf("migrate = %q, %v", out, err)
 	}
 	return url
@@ -49,7 +49,7 @@ func TestPostgres_MigrateAndSchemaCheck(t *testing.T) {
 		t.Fatalf("serve on an unmigrated database: err = %v; want one line telling to run safereset migrate", err)
 	}
 	out, _, err := runCmd(t, "migrate", "--database-url", url)
-	if err != nil || !strings.Contains(out, "applied 1 migration") {
+	if err != nil || !strings.Contains(out, "applied 2 migration") {
 		t.Fatalf("first migrate = %q, %v", out, err)
 	}
 	out, _, err = runCmd(t, "migrate", "--database-url", url)
