@@ -321,7 +321,10 @@ func allowed() map[string]map[string]bool {
 		"code":   codes,
 		"status": statuses,
 		"kind":   set("ip", "email", "token", "confirmation", metrics.Other),
-		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other),
+		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other,
+			metrics.RangeNotModified, metrics.RangeBadRequest, metrics.RangeLimited),
+		"padded": set("true", "false"),
+		"event":  set("password.changed", "password.reset_requested", "account.locked", "account.unlocked", "breach.filter_reloaded", metrics.Other),
 	}
 }
 
@@ -351,6 +354,8 @@ func TestMetrics_LabelValuesFixed(t *testing.T) {
 		f.m.RateLimited(safereset.Route(h), safereset.LimitKind(h))
 		f.m.BreachCheck(h)
 		f.m.MailSend(safereset.MailKind(h), h)
+		f.m.RangeRequest(h, true, 0.001)
+		f.m.WebhookDelivery(safereset.EventType(h), h)
 	}
 	for _, r := range metrics.Routes {
 		f.m.Response(r, 200, nil, time.Millisecond)

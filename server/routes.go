@@ -21,6 +21,7 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	const reset = "/api/v1/user/reset-password"
 	app.Post(reset, withRoute(safereset.RouteRequest), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
 	app.Patch(reset, withRoute(safereset.RouteReset), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
+	app.Post("/api/v1/password/check", withRoute(safereset.RouteCheck), limitIP(&d, safereset.RouteCheck), authenticate(&d), handlePasswordCheck(&d))
 	app.Get("/api/v1/doc.json", withRoute(safereset.RouteDoc), handleDoc(doc))
 	return app, nil
 }
@@ -41,7 +42,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o))
 	app.Get("/metrics", withRoute(safereset.RouteMetrics), handleMetrics(o))
 
-	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(o.AdminToken))
+	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(&d, o.AdminToken))
 	admin.Post("/users", handleUserCreate(&d))
 	admin.Post("/users/import", handleUserImport(&d))
 	admin.Post("/users/verify", handleUserVerify(&d))
@@ -52,5 +53,6 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	admin.Post("/jwt", handleJWTIssue(&d, o))
 	admin.Post("/breach/reload", handleBreachReload(&d, o))
 	admin.Get("/backup", handleBackup(&d))
+	admin.Get("/audit", handleAudit(&d))
 	return app, nil
 }

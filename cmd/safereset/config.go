@@ -26,6 +26,9 @@ type serveConfig struct {
 	breachFilter             string
 	breachInMemory           bool
 	minStrength              int
+	breachExact              string
+	breachMinCount           uint64
+	rangeAddr, rateRange     string
 
 	smtpURL, smtpCAFile, mailFrom, resetURL, mailTemplates string
 	smtpTimeout, confirmTimeout                            time.Duration
@@ -54,6 +57,8 @@ type serveConfig struct {
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
+
+	events eventConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -64,6 +69,10 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "./safereset-data", "directory for the database and generated secrets")
 	fs.StringVar(&c.breachFilter, "breach-filter", "", "breach filter file built by `safereset breach build` (default: the embedded common-password list)")
 	fs.BoolVar(&c.breachInMemory, "breach-in-memory", false, "after start-up, copy the mapped filter into huge-page memory in the background (costs its size in RAM; helps when the file sits in the page cache on small pages)")
+	fs.StringVar(&c.breachExact, "breach-exact", "", "exact store built by `safereset breach build --exact`: confirms every filter hit (no false positives) and serves --range-addr")
+	fs.Uint64Var(&c.breachMinCount, "breach-min-count", 1, "with --breach-exact, refuse only passwords seen at least this many times")
+	fs.StringVar(&c.rangeAddr, "range-addr", "", "listen address of the Pwned Passwords range API (GET /range/{prefix}); needs --breach-exact; empty: off")
+	fs.StringVar(&c.rateRange, "rate-range", "600-M", "range API limit per client IP (0 disables)")
 	fs.IntVar(&c.minStrength, "min-strength", 3, "minimum zxcvbn score 0-4 for a new password (0 disables)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (with credentials STARTTLS is required; ?starttls=none opts out, sending them in clear) or smtps://; empty writes .eml files to <data-dir>/outbox")
 	fs.StringVar(&c.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password, so it need not sit in --smtp-url where /proc/<pid>/cmdline shows it (--smtp-url then names only the user)")
@@ -104,6 +113,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	addEventFlags(fs, &c.events)
 	return c, fs
 }
 
@@ -140,10 +150,13 @@ func (c *serveConfig) validate() error {
 	case c.argonMemory > math.MaxUint32 || c.argonTime > math.MaxUint32:
 		return errors.New("password hashing: --argon2-memory or --argon2-time is out of range")
 	}
+	if err := c.validateExact(); err != nil {
+		return err
+	}
 	if err := c.argonParams().Validate(); err != nil {
 		return fmt.Errorf("password hashing: %w", err)
 	}
-	return nil
+	return c.events.validate()
 }
 
 // argonParams are the argon2id parameters of new hashes.

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // runServe is `safereset serve`: parse the settings, build each dependency
@@ -34,6 +35,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.srv.Listen(c.addr, c.adminAddr); err != nil {
 		return err
 	}
+	if err := s.listenRange(c, logger); err != nil {
+		return err
+	}
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	workerErr := make(chan error, 1)
@@ -42,6 +46,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			workerErr <- fmt.Errorf("outbox worker: %w", err)
 		}
 	})
+	wg.Go(func() { sweepAudit(workerCtx, s.db, c.events.auditRetention, time.Now, logger) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -61,6 +66,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "error", err.Error())
 	}
+	if s.ranges != nil {
+		if err := s.ranges.Shutdown(sctx); err != nil {
+			logger.Error("range listener shutdown", "error", err.Error())
+		}
+	}
 	stopWorker()
 	wg.Wait()
 	logger.Info("stopped")
@@ -76,6 +86,8 @@ func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger,
 			return nil
 		case err := <-s.srv.Err():
 			return err
+		case err := <-s.rangeErr():
+			return err
 		case err := <-workerErr:
 			return err
 		case err := <-verifyErr:
@@ -88,6 +100,9 @@ func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger,
 			}
 			i := s.checker.Info()
 			logger.Info("breach filter reloaded on SIGHUP", "source", i.Source, "elements", i.Elements)
+			if recordReload(ctx, s.db, s.events, i, logger) {
+				s.worker.Notify()
+			}
 		}
 	}
 }

@@ -29,6 +29,8 @@ type service struct {
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
+	ranges  *server.RangeServer      // nil without --range-addr
+	events  safereset.EventPublisher // nil without --webhook-url
 	closers []func() error
 	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
 	limiterPing func(context.Context) error
@@ -87,16 +89,23 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, err
 	}
 
+	publisher, deliverer, err := newEvents(&c.events, c.dataDir, s.db, now)
+	if err != nil {
+		return nil, err
+	}
+	s.events = eventPublisher(publisher)
+
 	m := metrics.New(metrics.Sources{
 		Filter: s.checker.Info,
 		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
 		Now:    now,
+		Exact:  exactCounts(s.checker.Checker),
 	})
 	hasher, err := password.NewHasher(c.argonParams(), c.hashConcurrency, m.HashStarted)
 	if err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
-	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
+	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Webhooks: webhookSender(deliverer), Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
@@ -104,7 +113,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("client label key: %w", err)
 	}
 	deps := server.Deps{
-		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
+		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
@@ -140,6 +149,9 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		IssueJWT: verifier.Issue,
 	}
 	if s.srv, err = server.New(deps, ops); err != nil {
+		return nil, err
+	}
+	if s.ranges, err = newRangeServer(c, s.checker, limiter, m, logger); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -226,6 +238,10 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 			}
 			return
 		}
+		if err := v.verifyExact(); err != nil {
+			errc <- err
+			return
+		}
 		v.verified.Store(true)
 	}()
 	return errc
@@ -285,7 +301,12 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	}
 	// VerifyOnReload: a new file's checksum is verified in full, on the
 	// same open that is then served, before it replaces a good one.
-	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
+	opts := breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now, MinCount: c.breachMinCount}
+	if opts.Exact, err = openExact(c, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &verifiedChecker{Checker: breach.NewChecker(f, opts)}, nil
 }
 
 func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
@@ -298,7 +319,7 @@ func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
 		return nil, err
 	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, PerIPRange: c.rateRange, Secret: secret, Store: st,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)
