@@ -33,6 +33,11 @@ func openWithURL(t *testing.T) (*postgres.DB, *pgx.Conn) {
 	return db, conn
 }
 
+// audited records the audit line the server records for a token request.
+func audited(u safereset.User) (safereset.Effects, error) {
+	return safereset.Effects{Audit: []safereset.AuditEntry{{Action: safereset.AuditTokenRequested, Actor: "api-key:bench", RequestID: "req-0123456789", ClientAddr: "192.0.2.1"}}}, nil
+}
+
 // walBytes is how much WAL the cluster wrote while fn ran.
 func walBytes(t *testing.T, conn *pgx.Conn, fn func()) int64 {
 	t.Helper()
@@ -51,7 +56,7 @@ func walBytes(t *testing.T, conn *pgx.Conn, fn func()) int64 {
 // An unknown address must cost what a known one does. Time is too noisy
 // on a shared machine to assert on, so this compares what the database
 // does: the WAL each path writes (one token row with its index entries,
-// one sealed mail, the evictions) must be within a factor of two, where
+// one sealed mail, the audit line, the evictions) must be within a factor of two, where
 // a bare counter bump for the unknown address writes several times less.
 // The decoy tables must also stay bounded however many requests arrive.
 func TestUnknownAddressDoesKnownWork(t *testing.T) {
@@ -63,7 +68,7 @@ func TestUnknownAddressDoesKnownWork(t *testing.T) {
 	const n, outstanding = 60, 3
 	request := func(email string) {
 		for i := 0; i < n; i++ {
-			found, err := db.RequestReset(ctx, email, benchToken(), outstanding, compose)
+			found, err := db.RequestReset(ctx, email, benchToken(), outstanding, compose, audited)
 			if err != nil {
 				t.Fatalf("RequestReset(%s): %v", email, err)
 			}
@@ -100,6 +105,16 @@ func TestUnknownAddressDoesKnownWork(t *testing.T) {
 	}
 	if got := count(`SELECT count(*) FROM request_decoys WHERE message IS NOT NULL`); got != 1 {
 		t.Errorf("%d decoy mail rows for one unknown address, want 1", got)
+	}
+	if got := count(`SELECT count(*) FROM audit`); got != 2*n {
+		t.Errorf("audit has %d lines, want %d (only the known address's)", got, 2*n)
+	}
+	if got := count(`SELECT count(*) FROM request_decoys WHERE effects IS NOT NULL`); got != 1 {
+		t.Errorf("%d decoy rows carry the unknown address's effects, want 1", got)
+	}
+	// Sealed like the outbox: the address is not readable in the database.
+	if got := count(`SELECT count(*) FROM request_decoys WHERE position(convert_to('nobody@example.com', 'UTF8') IN coalesce(message, '') || coalesce(effects, '')) > 0`); got != 0 {
+		t.Errorf("%d decoy rows hold the unknown address in clear", got)
 	}
 	if got := count(`SELECT count(*) FROM outbox`); got != 2*n {
 		t.Errorf("outbox has %d mails, want %d (only the known address's)", got, 2*n)

@@ -29,7 +29,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		found = false
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 		if errors.Is(err, safereset.ErrUserNotFound) {
-			return db.decoyRequest(ctx, tx, emailKey, tok, now, maxOutstanding, compose)
+			return db.decoyRequest(ctx, tx, emailKey, tok, now, maxOutstanding, compose, effects)
 		}
 		if err != nil {
 			return err
