@@ -12,8 +12,8 @@ import (
 )
 
 // RequestReset stores a token and queues its mail for a known address, or
-// commits a decoy write for an unknown one (see safereset.Store). Both take
-// the same four round trips: BEGIN, the user lookup, one write, COMMIT.
+// does the same work for an unknown one (see decoyRequest). Both take the
+// same four round trips: BEGIN, the user lookup, one write, COMMIT.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
 	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
@@ -29,14 +29,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		found = false
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 		if errors.Is(err, safereset.ErrUserNotFound) {
-			// The same work as for a known address: render and seal a
-			// mail (never stored), then commit one small write.
-			if msg, _, err := compose(safereset.User{Email: emailKey, EmailKey: emailKey}); err == nil {
-				_, _ = db.sealMessage(msg)
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO request_decoys (slot, n) VALUES ($1, 1)
-				ON CONFLICT (slot) DO UPDATE SET n = request_decoys.n + 1`, int(tok.Hash[0]))
-			return err
+			return db.decoyRequest(ctx, tx, emailKey, tok, now, maxOutstanding, compose, effects)
 		}
 		if err != nil {
 			return err
