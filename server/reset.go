@@ -213,7 +213,22 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			return failWith(safereset.ER413)
 		}
 		f, _ := decodeObject(body, fieldEmail, fieldPassword, fieldVerify, fieldToken)
-		email, pw, verify, token := f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken]
+		if err := resetPassword(c, d, f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken]); err != nil {
+			return err
+		}
+		setCodes(c, nil)
+		c.Status(fiber.StatusNoContent)
+		return nil
+	}
+}
+
+// resetPassword applies every rule of a reset (SPEC §2.4) and, when all
+// hold, sets the new password and sends the confirmation mail. Both the
+// PATCH route and the reset page's form call it, so the two cannot drift:
+// a failure is an *HTTPError whose Codes are the seed's, and on any error
+// nothing has changed (except after ER355, when the password was reset).
+func resetPassword(c *fiber.Ctx, d *Deps, email, pw, verify, token field) error {
+	{
 		ctx := c.UserContext()
 		emailKey := safereset.NormalizeEmail(email.str)
 
@@ -318,8 +333,6 @@ func handleResetPassword(d *Deps) fiber.Handler {
 			return failCause(safereset.ER355, fmt.Errorf("reset: confirmation mail to user %d failed; password was reset: %w", user.ID, err))
 		}
 		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailSent)
-		setCodes(c, nil)
-		c.Status(fiber.StatusNoContent)
 		return nil
 	}
 }

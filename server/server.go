@@ -44,6 +44,8 @@ type Deps struct {
 	// store takes to answer, so that known and unknown addresses cannot be
 	// told apart by timing (0 disables).
 	RequestFloor time.Duration
+	// ResetPage serves the reset page at /reset (SPEC §11); nil turns it off.
+	ResetPage *ResetPage
 	// MaxConnsPerIP bounds the open connections from one client address on
 	// each listener (0: unlimited). Each can pin up to HardBodyLimit plus
 	// ReadBufferSize for ReadTimeout.
@@ -71,6 +73,11 @@ func (d *Deps) defaults() error {
 	}
 	if d.NotifyOutbox == nil {
 		d.NotifyOutbox = func() {}
+	}
+	if d.ResetPage != nil {
+		if err := d.ResetPage.defaults(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

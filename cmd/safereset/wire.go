@@ -76,7 +76,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	}
 	s.closers = append(s.closers, s.checker.Close)
 
-	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: "safereset"})
+	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: c.productName})
 	if err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
@@ -110,6 +110,9 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		Limiter: limiter, ClientIP: clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP,
+	}
+	if deps.ResetPage, err = resetPage(c); err != nil {
+		return nil, err
 	}
 	ops := server.Ops{
 		AdminToken: adminToken,
