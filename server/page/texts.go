@@ -42,7 +42,7 @@ var texts = map[string]*Texts{
 		ShowPassword:   "Show passwords",
 		Count:          "{n} characters",
 		Submit:         "Set new password",
-		NotMe:          "Did not ask for a new password? Close this page: your password stays as it is.",
+		NotMe:          "Didn't ask for a new password? Close this page: your password stays as it is.",
 		TitleDone:      "Password changed",
 		Done:           "Your new password is set.",
 		DoneNext:       "You can close this page and sign in with it. A confirmation is on its way to your mailbox.",
