@@ -211,14 +211,32 @@ type TokenVerifier interface {
 	Verify(token string) (subject string, err error)
 }
 
-// LimitRoute names the route a rate limit applies to.
-type LimitRoute string
+// Route names a route of either listener with a fixed value, the one
+// logs, metric labels and rate limits use; never a path from a request.
+type Route string
 
-// The rate-limited routes.
+// The routes. RouteRequest and RouteReset are the rate-limited, counted
+// ones: their answers are the contract alerts watch.
 const (
-	RouteRequest LimitRoute = "request" // POST /api/v1/user/reset-password
-	RouteReset   LimitRoute = "reset"   // PATCH /api/v1/user/reset-password
+	RouteRequest Route = "request" // POST /api/v1/user/reset-password
+	RouteReset   Route = "reset"   // PATCH /api/v1/user/reset-password
+	RouteDoc     Route = "doc"     // GET /api/v1/doc.json
+	RoutePage    Route = "page"    // the reset page, GET and POST /reset and its assets
+	RouteHealthz Route = "healthz"
+	RouteReadyz  Route = "readyz"
+	RouteMetrics Route = "metrics"
+	RouteAdmin   Route = "admin" // everything under /admin/v1
+	RouteOther   Route = "other" // no route matched
 )
+
+// Counted reports whether r is one of the reset routes whose answers are
+// counted per code and client.
+func (r Route) Counted() bool { return r == RouteRequest || r == RouteReset }
+
+// LimitRoute is the name Route had when only rate limits used it.
+//
+// Deprecated: use Route.
+type LimitRoute = Route
 
 // LimitKind is what a limit is keyed by.
 type LimitKind string

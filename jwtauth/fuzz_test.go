@@ -9,7 +9,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/safereset/safereset"
-	"github.com/safereset/safereset/jwtauth"
 )
 
 // FuzzVerify feeds arbitrary strings to Verify: it must never panic,
@@ -44,27 +43,6 @@ func FuzzVerify(f *testing.F) {
 		}
 		if strings.ContainsAny(err.Error(), "\n\r") {
 			t.Fatalf("error spans lines: %q", err)
-		}
-	})
-}
-
-// FuzzBearerToken checks BearerToken's result is a clean suffix of its
-// input.
-func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer  a.b.c", "Basic x", "Bearer ", "Bearer a b"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, header string) {
-		tok, ok := jwtauth.BearerToken(header)
-		if !ok {
-			if tok != "" {
-				t.Fatalf("BearerToken(%q) = %q with ok=false", header, tok)
-			}
-			return
-		}
-		if tok == "" || !strings.HasSuffix(header, tok) || !strings.EqualFold(header[:7], "bearer ") ||
-			strings.ContainsAny(tok, " \t\r\n,") {
-			t.Fatalf("BearerToken(%q) = %q", header, tok)
 		}
 	})
 }

@@ -618,44 +618,6 @@ func validSubject(s string) bool {
 	return true
 }
 
-// BearerToken extracts the token from an Authorization header value of the
-// form "Bearer <token>" (RFC 6750 §2.1): the scheme in any letter case,
-// then one or more spaces, then a b64token (letters, digits and
-// "-._~+/", optionally followed by "="). Anything else — another scheme,
-// tabs, trailing text, an empty token — gives false.
-func BearerToken(header string) (string, bool) {
-	const scheme = "bearer"
-	if len(header) <= len(scheme) || header[len(scheme)] != ' ' {
-		return "", false
-	}
-	for i := 0; i < len(scheme); i++ {
-		if c := header[i] | 0x20; c != scheme[i] { // ASCII lower-case; scheme is all letters
-			return "", false
-		}
-	}
-	tok := strings.TrimLeft(header[len(scheme):], " ")
-	if !b64token(tok) {
-		return "", false
-	}
-	return tok, true
-}
-
-func b64token(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		switch c := body[i]; {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // ParseTime parses the --jwt-not-before cut-off, an RFC 3339 time such as
 // "2026-01-02T15:04:05Z". The empty string means no cut-off and gives the
 // zero time.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,30 +13,15 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/seal"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/mail/mailtest"
 	"github.com/safereset/safereset/metrics"
 	"github.com/safereset/safereset/store"
 )
 
-// clock is a fake time source the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 // logRecorder is a slog.Handler that hands every record to the test.
@@ -77,7 +61,7 @@ func (l logLine) String() string { return fmt.Sprintf("%s %v", l.msg, l.attrs) }
 // harness is one worker with its store, SMTP server, clock, logs and metrics.
 type harness struct {
 	t      *testing.T
-	clock  *clock
+	clock  *testclock.Clock
 	path   string
 	db     *store.DB
 	srv    *mailtest.Server

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/metrics"
 	"github.com/safereset/safereset/metrics/prometheustest"
 )
@@ -33,24 +34,6 @@ var smallFilter = safereset.FilterInfo{
 	BuiltAt:   epoch.Add(-10 * 24 * time.Hour),
 	Source:    "test list",
 	Path:      "/tmp/test.filter",
-}
-
-// clock is a settable time source for metrics.Sources.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // outbox is a settable outbox state for metrics.Sources.Outbox.
@@ -78,7 +61,7 @@ func (o *outbox) Set(depth int, oldest time.Time, err error) {
 type fixture struct {
 	reg    *prometheus.Registry
 	m      *metrics.Metrics
-	clock  *clock
+	clock  *testclock.Clock
 	outbox *outbox
 }
 
@@ -87,7 +70,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		clock:  &clock{t: epoch},
+		clock:  testclock.New(epoch),
 		outbox: &outbox{depth: 3, oldest: epoch.Add(-90 * time.Second)},
 	}
 	f.m = metrics.New(metrics.Sources{

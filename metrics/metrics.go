@@ -14,7 +14,10 @@ import (
 
 // Routes are the fixed route label values; a request is counted under one
 // of these, never under a path taken from the request.
-var Routes = []string{"request", "reset", "doc", "other"}
+var Routes = []safereset.Route{safereset.RouteRequest, safereset.RouteReset, safereset.RouteDoc, safereset.RouteOther}
+
+// counted are the routes whose codes, rejections and clients are counted.
+var counted = []safereset.Route{safereset.RouteRequest, safereset.RouteReset}
 
 // Metrics holds every safereset collector. All methods are safe on a nil
 // *Metrics, so packages can be used without metrics in tests.
@@ -118,7 +121,8 @@ func New(src Sources) *Metrics {
 
 	// Every code exists at 0 from the start, so alerts and dashboards work
 	// before the first error.
-	for _, route := range []string{"request", "reset"} {
+	for _, r := range counted {
+		route := string(r)
 		m.responses.WithLabelValues(route, string(safereset.CodeOK))
 		for _, e := range safereset.Catalog() {
 			m.responses.WithLabelValues(route, string(e.Code))
@@ -196,11 +200,11 @@ func unix(t time.Time) float64 {
 // Response counts one response: each code once, or "OK" when codes is empty,
 // and its duration under the HTTP status. A route outside Routes or a code
 // outside the catalog is counted as Other.
-func (m *Metrics) Response(route string, status int, codes []safereset.Code, d time.Duration) {
+func (m *Metrics) Response(r safereset.Route, status int, codes []safereset.Code, d time.Duration) {
 	if m == nil {
 		return
 	}
-	route = oneOf(route, Routes...)
+	route := oneOf(r, Routes...)
 	if len(codes) == 0 {
 		m.responses.WithLabelValues(route, string(safereset.CodeOK)).Inc()
 	}
@@ -214,13 +218,11 @@ func (m *Metrics) Response(route string, status int, codes []safereset.Code, d t
 // client is an operator-controlled name ("apikey:NAME" or "jwt:SUBJECT",
 // both validated printable), never request data, and its label values are
 // capped at MaxClientLabels.
-func (m *Metrics) ClientRequest(route, client string) {
+func (m *Metrics) ClientRequest(r safereset.Route, client string) {
 	if m == nil || client == "" {
 		return
 	}
-	if route != "request" && route != "reset" {
-		route = Other
-	}
+	route := oneOf(r, counted...)
 	m.clientsMu.Lock()
 	if _, ok := m.clients[client]; !ok {
 		if len(m.clients) >= MaxClientLabels {
@@ -235,11 +237,11 @@ func (m *Metrics) ClientRequest(route, client string) {
 
 // RateLimited counts one request rejected by the kind's limit on route. An
 // unknown route or kind is counted as Other.
-func (m *Metrics) RateLimited(route safereset.LimitRoute, kind safereset.LimitKind) {
+func (m *Metrics) RateLimited(route safereset.Route, kind safereset.LimitKind) {
 	if m == nil {
 		return
 	}
-	m.rateLimited.WithLabelValues(oneOf(route, safereset.RouteRequest, safereset.RouteReset), oneOf(kind, safereset.LimitIP, safereset.LimitEmail)).Inc()
+	m.rateLimited.WithLabelValues(oneOf(route, counted...), oneOf(kind, safereset.LimitIP, safereset.LimitEmail)).Inc()
 }
 
 // BreachCheck counts one password check by result: BreachOK, BreachBreached,

@@ -94,7 +94,7 @@ func TestMetrics_Response(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.m.Response(tt.route, tt.status, tt.codes, 3*time.Millisecond)
+			f.m.Response(safereset.Route(tt.route), tt.status, tt.codes, 3*time.Millisecond)
 			for code, want := range tt.wantCounts {
 				labels := map[string]string{"route": tt.route, "code": code}
 				if got := f.value(t, responses, labels); got != want {
@@ -317,12 +317,20 @@ func allowed() map[string]map[string]bool {
 		statuses[string(rune('0'+s/100))+string(rune('0'+s/10%10))+string(rune('0'+s%10))] = true
 	}
 	return map[string]map[string]bool{
-		"route":  set(append(append([]string{}, metrics.Routes...), metrics.Other)...),
+		"route":  set(append(routeNames(), metrics.Other)...),
 		"code":   codes,
 		"status": statuses,
 		"kind":   set("ip", "email", "token", "confirmation", metrics.Other),
 		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other),
 	}
+}
+
+func routeNames() []string {
+	var names []string
+	for _, r := range metrics.Routes {
+		names = append(names, string(r))
+	}
+	return names
 }
 
 func TestMetrics_LabelValuesFixed(t *testing.T) {
@@ -337,10 +345,10 @@ func TestMetrics_LabelValuesFixed(t *testing.T) {
 		strings.Repeat("x", 10000),
 	}
 	for _, h := range hostile {
-		f.m.Response(h, 400, []safereset.Code{safereset.Code(h), safereset.ER352}, time.Millisecond)
+		f.m.Response(safereset.Route(h), 400, []safereset.Code{safereset.Code(h), safereset.ER352}, time.Millisecond)
 		f.m.Response("reset", 9999, nil, time.Millisecond)
 		f.m.Response("reset", -1, nil, time.Millisecond)
-		f.m.RateLimited(safereset.LimitRoute(h), safereset.LimitKind(h))
+		f.m.RateLimited(safereset.Route(h), safereset.LimitKind(h))
 		f.m.BreachCheck(h)
 		f.m.MailSend(safereset.MailKind(h), h)
 	}

@@ -6,7 +6,8 @@
 // folded address, so no plaintext address is ever stored and case, width and
 // white-space variants of one address share a bucket. Whether an account
 // exists plays no part, so a limit looks the same for known and unknown
-// addresses. Proxies.ClientIP decides which IP a request is counted under.
+// addresses. IP buckets are keyed by clientip.Key of the address the server
+// resolved (clientip.Resolver).
 //
 // # Caveats
 //
@@ -26,14 +27,9 @@
 //     clock. Tests make windows pass with one-second periods ("2-S") and wait
 //     until the returned Reset, which is never before the real end of the
 //     window (ulule rounds it down to a second; Take rounds it up).
-//   - IPv6 clients are counted per /64, because one subscriber usually holds
-//     a whole /64 and could otherwise rotate addresses freely.
-//   - X-Forwarded-For wins over Forwarded: behind a trusted proxy, Forwarded
-//     is read only when X-Forwarded-For holds no entry at all. Almost every
-//     proxy maintains X-Forwarded-For, and believing a Forwarded header that
-//     such a proxy passes through untouched would let a client choose its own
-//     bucket. A proxy that writes only Forwarded must drop incoming
-//     X-Forwarded-For headers, or a client could choose its bucket that way.
+//   - IPv6 clients are counted per /64 (clientip.Key), because one
+//     subscriber usually holds a whole /64 and could otherwise rotate
+//     addresses freely.
 //   - The per-email fold (NFKC, full case folding, no white space or format
 //     characters) merges more than safereset.NormalizeEmail, which decides
 //     which account an address reaches. That is on purpose: merging buckets

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"net/netip"
+
 	"sync"
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/clientip"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 )
@@ -107,7 +108,7 @@ type Limiter struct {
 }
 
 type bucket struct {
-	route safereset.LimitRoute
+	route safereset.Route
 	kind  safereset.LimitKind
 }
 
@@ -159,7 +160,7 @@ func New(cfg Config) (*Limiter, error) {
 }
 
 // Rate returns the limit that applies to route and kind (zero if none).
-func (l *Limiter) Rate(route safereset.LimitRoute, kind safereset.LimitKind) Rate {
+func (l *Limiter) Rate(route safereset.Route, kind safereset.LimitKind) Rate {
 	return l.rates[bucket{route, kind}]
 }
 
@@ -170,7 +171,7 @@ func (l *Limiter) Rate(route safereset.LimitRoute, kind safereset.LimitKind) Rat
 // safereset.LimitIP, key is the client's IP; IPv6 addresses share a bucket
 // per /64, the block one subscriber usually holds. A disabled limit
 // returns the zero LimitResult and is never Reached.
-func (l *Limiter) Take(ctx context.Context, route safereset.LimitRoute, kind safereset.LimitKind, key string) (safereset.LimitResult, error) {
+func (l *Limiter) Take(ctx context.Context, route safereset.Route, kind safereset.LimitKind, key string) (safereset.LimitResult, error) {
 	rate, ok := l.rates[bucket{route, kind}]
 	if !ok {
 		return safereset.LimitResult{}, fmt.Errorf("ratelimit: take %q/%q: %w", route, kind, ErrUnknownBucket)
@@ -185,27 +186,11 @@ func (l *Limiter) Take(ctx context.Context, route safereset.LimitRoute, kind saf
 		mac.Reset()
 		l.macs.Put(mac)
 	case safereset.LimitIP:
-		key = ipKey(key)
+		key = clientip.Key(key)
 	}
 	res, err := l.store.Increment(ctx, string(route)+":"+string(kind)+":"+key, rate)
 	if err != nil {
 		return safereset.LimitResult{}, fmt.Errorf("ratelimit: take %s/%s: %w", route, kind, err)
 	}
 	return res, nil
-}
-
-// ipKey returns the canonical text of an IP key: IPv4 (also when mapped
-// into IPv6) as dotted quad, IPv6 as its /64 prefix. Text that is not an IP
-// is used as it is.
-func ipKey(s string) string {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return s
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64) // cannot fail for an IPv6 address
-	return p.String()
 }

@@ -57,7 +57,7 @@ func mustNewLimiter(t *testing.T, cfg ratelimit.Config) (*ratelimit.Limiter, *re
 	return l, store
 }
 
-func mustTake(t *testing.T, l *ratelimit.Limiter, route safereset.LimitRoute, kind safereset.LimitKind, key string) safereset.LimitResult {
+func mustTake(t *testing.T, l *ratelimit.Limiter, route safereset.Route, kind safereset.LimitKind, key string) safereset.LimitResult {
 	t.Helper()
 	res, err := l.Take(context.Background(), route, kind, key)
 	if err != nil {
@@ -70,7 +70,7 @@ func TestNew(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
 		l, _ := mustNewLimiter(t, ratelimit.Config{})
 		for _, tc := range []struct {
-			route safereset.LimitRoute
+			route safereset.Route
 			kind  safereset.LimitKind
 			want  string
 		}{
@@ -179,7 +179,7 @@ func TestTake_RoutesAndKindsSeparate(t *testing.T) {
 	l, _ := mustNewLimiter(t, ratelimit.Config{RequestPerEmail: "1-H", ResetPerEmail: "1-H", PerIP: "1-M"})
 	const addr, ip = "victim@example.com", "192.0.2.10"
 	for _, tc := range []struct {
-		route safereset.LimitRoute
+		route safereset.Route
 		kind  safereset.LimitKind
 		key   string
 	}{
@@ -199,7 +199,7 @@ func TestTake_RoutesAndKindsSeparate(t *testing.T) {
 
 func TestTake_IPLimit(t *testing.T) {
 	l, _ := mustNewLimiter(t, ratelimit.Config{PerIP: "2-M"})
-	take := func(route safereset.LimitRoute, ip string) safereset.LimitResult {
+	take := func(route safereset.Route, ip string) safereset.LimitResult {
 		t.Helper()
 		return mustTake(t, l, route, safereset.LimitIP, ip)
 	}

@@ -29,9 +29,12 @@ type adminError struct {
 func adminAuth(token string) fiber.Handler {
 	want := sha256.Sum256([]byte(token))
 	return func(c *fiber.Ctx) error {
-		scheme, got, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+		h := c.Get(fiber.HeaderAuthorization)
+		got, ok := bearerToken(h)
+		// Stricter than client JWTs: exactly one space after the scheme.
+		ok = ok && len(h) == len("Bearer ")+len(got)
 		gotSum := sha256.Sum256([]byte(got))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
+		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
 			return adminFail(fiber.StatusUnauthorized, "admin token missing or wrong")
 		}

@@ -115,13 +115,24 @@ func single(vals []string) (string, bool) {
 	}
 }
 
+// bearerToken returns the token of an Authorization value "Bearer <token>":
+// the scheme in any letter case, one or more spaces, then a token with no
+// white space. Client JWTs and the admin token are both read with it.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimLeft(token, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
 func verifyBearer(c *fiber.Ctx, d *Deps, auths []string) (subject string, code safereset.Code) {
 	if len(auths) != 1 || d.Verifier == nil {
 		return "", safereset.ER800
 	}
-	scheme, token, ok := strings.Cut(auths[0], " ")
-	token = strings.TrimLeft(token, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+	token, ok := bearerToken(auths[0])
+	if !ok {
 		return "", safereset.ER800
 	}
 	subject, err := d.Verifier.Verify(token)

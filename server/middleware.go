@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,19 +20,19 @@ const (
 	localsIP        = "safereset.ip"
 )
 
-// withRoute names the route for logs and metrics with a fixed label value.
-func withRoute(name string) fiber.Handler {
+// withRoute names the route for logs, metrics and limits.
+func withRoute(r safereset.Route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		c.Locals(localsRoute, name)
+		c.Locals(localsRoute, r)
 		return c.Next()
 	}
 }
 
-func routeOf(c *fiber.Ctx) string {
-	if r, ok := c.Locals(localsRoute).(string); ok {
+func routeOf(c *fiber.Ctx) safereset.Route {
+	if r, ok := c.Locals(localsRoute).(safereset.Route); ok {
 		return r
 	}
-	return "other"
+	return safereset.RouteOther
 }
 
 // requestID echoes a sane X-Request-Id from the client or makes one.
@@ -110,7 +108,7 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 		logger.LogAttrs(c.UserContext(), level, "request",
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Method()),
-			slog.String("route", route),
+			slog.String("route", string(route)),
 			slog.Int("status", status),
 			slog.Any("codes", codeStrs),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
@@ -119,58 +117,10 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 		)
 		// Only the reset routes are counted: their codes are the contract
 		// the security team alerts on.
-		if route == "request" || route == "reset" {
+		if route.Counted() {
 			m.Response(route, status, codes, d)
 			m.ClientRequest(route, client)
 		}
 		return err
-	}
-}
-
-// clientIP resolves and records the client address.
-func clientIP(c *fiber.Ctx, resolve func(net.IP, []string, []string) net.IP) string {
-	if ip, ok := c.Locals(localsIP).(string); ok {
-		return ip
-	}
-	peer := c.Context().RemoteIP()
-	ip := peer
-	if resolve != nil {
-		xff, fwd := headerValues(c, fiber.HeaderXForwardedFor), headerValues(c, fiber.HeaderForwarded)
-		if r := resolve(peer, xff, fwd); r != nil {
-			ip = r
-		}
-	}
-	s := ip.String()
-	c.Locals(localsIP, s)
-	return s
-}
-
-// limitState collects the rate-limit buckets a request was counted in, to
-// report the tightest one in the X-RateLimit-* headers.
-type limitState struct {
-	have bool
-	res  safereset.LimitResult
-}
-
-func (ls *limitState) add(r safereset.LimitResult) {
-	if r.Limit == 0 {
-		return
-	}
-	if !ls.have || r.Reached || (!ls.res.Reached && r.Remaining < ls.res.Remaining) {
-		ls.res, ls.have = r, true
-	}
-}
-
-func (ls *limitState) setHeaders(c *fiber.Ctx, now time.Time) {
-	if !ls.have {
-		return
-	}
-	r := ls.res
-	c.Set("X-RateLimit-Limit", strconv.FormatInt(r.Limit, 10))
-	c.Set("X-RateLimit-Remaining", strconv.FormatInt(max(r.Remaining, 0), 10))
-	c.Set("X-RateLimit-Reset", strconv.FormatInt(r.Reset.Unix(), 10))
-	if r.Reached {
-		secs := int64(r.Reset.Sub(now).Seconds() + 0.999)
-		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(max(secs, 1), 10))
 	}
 }

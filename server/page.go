@@ -193,13 +193,14 @@ func handlePageSubmit(d *Deps, r *page.Renderer) fiber.Handler {
 		if err != nil {
 			return p.message(c, fiber.StatusBadRequest, t.TitleError, &t.BadRequest, false)
 		}
-		f := formFields(values, fieldEmail, fieldPassword, fieldVerify, fieldToken, fieldCSRF)
-		csrf := pageCSRF(d.ResetPage.CSRFKey, f[fieldToken].str)
-		if !f[fieldCSRF].ok() || !hmac.Equal([]byte(f[fieldCSRF].str), []byte(csrf)) {
+		req := resetRequest{Email: formValue(values, fieldEmail), Password: formValue(values, fieldPassword),
+			PasswordVerify: formValue(values, fieldVerify), Token: formValue(values, fieldToken)}
+		csrf := formValue(values, fieldCSRF)
+		if csrf == "" || !hmac.Equal([]byte(csrf), []byte(pageCSRF(d.ResetPage.CSRFKey, req.Token))) {
 			return p.message(c, fiber.StatusForbidden, t.TitleError, &t.FormExpired, false)
 		}
 
-		err = resetPassword(c, d, f[fieldEmail], f[fieldPassword], f[fieldVerify], f[fieldToken])
+		err = resetPassword(c, d, req)
 		var he *HTTPError
 		switch {
 		case err == nil:
@@ -223,7 +224,7 @@ func handlePageSubmit(d *Deps, r *page.Renderer) fiber.Handler {
 			// asking for another password.
 			return p.codeMessage(c, codes, t.TitleLink)
 		}
-		form := page.Form{Token: f[fieldToken].str, Email: f[fieldEmail].str, Errors: map[string][]page.Problem{}}
+		form := page.Form{Token: req.Token, Email: req.Email, Errors: map[string][]page.Problem{}}
 		for _, code := range codes.Sorted() {
 			pr := page.CodeProblem(p.lang, code)
 			switch code {
@@ -241,20 +242,13 @@ func handlePageSubmit(d *Deps, r *page.Renderer) fiber.Handler {
 	}
 }
 
-// formFields reads names from a decoded form. A name given more than once
-// counts as missing, as a repeated key does in the API's JSON bodies.
-func formFields(values url.Values, names ...string) map[string]field {
-	out := make(map[string]field, len(names))
-	for _, n := range names {
-		switch vs := values[n]; len(vs) {
-		case 0:
-		case 1:
-			out[n] = field{present: true, isStr: true, str: vs[0]}
-		default:
-			out[n] = field{present: true}
-		}
+// formValue is the value of name in a decoded form. A name given more
+// than once reads as missing, as a repeated key does in the API's JSON.
+func formValue(values url.Values, name string) string {
+	if vs := values[name]; len(vs) == 1 {
+		return vs[0]
 	}
-	return out
+	return ""
 }
 
 // handlePageAsset serves the page's stylesheet and script from the binary.

@@ -17,13 +17,12 @@ func NewPublic(d Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(HardBodyLimit, publicErrors(d.Logger)))
-	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, d.Metrics), recoverPanic())
 
 	const reset = "/api/v1/user/reset-password"
-	app.Post(reset, withRoute("request"), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
-	app.Patch(reset, withRoute("reset"), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
-	app.Get("/api/v1/doc.json", withRoute("doc"), handleDoc(doc))
+	app.Post(reset, withRoute(safereset.RouteRequest), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
+	app.Patch(reset, withRoute(safereset.RouteReset), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
+	app.Get("/api/v1/doc.json", withRoute(safereset.RouteDoc), handleDoc(doc))
 	if d.ResetPage != nil {
 		r, err := page.New()
 		if err != nil {
@@ -33,9 +32,9 @@ func NewPublic(d Deps) (*fiber.App, error) {
 		if err != nil {
 			return nil, err
 		}
-		app.Get("/reset", withRoute("page"), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePage(&d, r))
-		app.Post("/reset", withRoute("page"), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePageSubmit(&d, r))
-		app.Get("/reset/assets/:name", withRoute("page"), asset)
+		app.Get("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePage(&d, r))
+		app.Post("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePageSubmit(&d, r))
+		app.Get("/reset/assets/:name", withRoute(safereset.RoutePage), asset)
 	}
 	return app, nil
 }
@@ -50,14 +49,13 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 		return nil, err
 	}
 	app := fiber.New(fiberConfig(AdminBodyLimit, adminErrors(d.Logger)))
-	app.Server().MaxConnsPerIP = d.MaxConnsPerIP
 	app.Use(requestID(), accessLog(d.Logger, nil), recoverPanic())
 
-	app.Get("/healthz", withRoute("healthz"), handleHealthz())
-	app.Get("/readyz", withRoute("readyz"), handleReadyz(o))
-	app.Get("/metrics", withRoute("metrics"), handleMetrics(o))
+	app.Get("/healthz", withRoute(safereset.RouteHealthz), handleHealthz())
+	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o))
+	app.Get("/metrics", withRoute(safereset.RouteMetrics), handleMetrics(o))
 
-	admin := app.Group("/admin/v1", withRoute("admin"), adminAuth(o.AdminToken))
+	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(o.AdminToken))
 	admin.Post("/users", handleUserCreate(&d))
 	admin.Post("/users/import", handleUserImport(&d))
 	admin.Post("/users/verify", handleUserVerify(&d))

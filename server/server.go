@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/clientip"
 	"github.com/safereset/safereset/metrics"
 	"github.com/safereset/safereset/password"
 )
@@ -29,9 +30,9 @@ type Deps struct {
 	Verifier safereset.TokenVerifier
 	// Limiter applies rate limits; nil disables them.
 	Limiter safereset.Limiter
-	// ClientIP derives the client address from the peer and forwarding
-	// headers; nil uses the peer address.
-	ClientIP func(peer net.IP, xForwardedFor, forwarded []string) net.IP
+	// ClientIP derives the client address from the peer and its
+	// forwarding header; the zero Resolver uses the peer address.
+	ClientIP clientip.Resolver
 	Hasher   *password.Hasher
 	Metrics  *metrics.Metrics // nil ok
 	Logger   *slog.Logger
@@ -46,8 +47,9 @@ type Deps struct {
 	RequestFloor time.Duration
 	// ResetPage serves the reset page at /reset (SPEC §11); nil turns it off.
 	ResetPage *ResetPage
-	// MaxConnsPerIP bounds the open connections from one client address on
-	// each listener (0: unlimited). Each can pin up to HardBodyLimit plus
+	// MaxConnsPerIP bounds the open connections from one client address
+	// (clientip.Key: IPv6 per /64) on each listener of a Server (0:
+	// unlimited). Each can pin up to HardBodyLimit plus
 	// ReadBufferSize for ReadTimeout.
 	MaxConnsPerIP int
 }
@@ -91,8 +93,8 @@ const (
 	// HardBodyLimit is where the HTTP layer of the public listener stops
 	// reading; ER413 above it. fasthttp allocates a body of the announced
 	// Content-Length up front, so this also bounds what an unauthenticated
-	// connection can make the server hold (64 KiB, not 1 MiB: 500 idle
-	// connections announcing 1 MiB each held ~520 MiB).
+	// connection can make the server hold: each idle connection that
+	// announces a body pins up to this much.
 	HardBodyLimit = 64 << 10
 	// AdminBodyLimit is the ops listener's limit (user imports, sent by the
 	// CLI in chunks below it). It is read before the admin token is
@@ -128,6 +130,7 @@ func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 // listener. Callers Listen, wait, and Shutdown; they never see Fiber.
 type Server struct {
 	public, ops *fiber.App
+	maxConns    int
 	publicAddr  net.Addr
 	opsAddr     net.Addr
 	errc        chan error
@@ -143,7 +146,7 @@ func New(d Deps, o Ops) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{public: public, ops: ops, errc: make(chan error, 2)}, nil
+	return &Server{public: public, ops: ops, maxConns: d.MaxConnsPerIP, errc: make(chan error, 2)}, nil
 }
 
 // Listen binds addr (public API) and adminAddr (ops) and serves both in
@@ -164,8 +167,8 @@ func (s *Server) Listen(addr, adminAddr string) error {
 			s.errc <- fmt.Errorf("%s listener: %w", name, err)
 		}
 	}
-	go serve(s.public, publicLn, "public")
-	go serve(s.ops, opsLn, "ops")
+	go serve(s.public, newCapListener(publicLn, s.maxConns), "public")
+	go serve(s.ops, newCapListener(opsLn, s.maxConns), "ops")
 	return nil
 }
 

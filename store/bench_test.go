@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
 )
 
@@ -22,7 +23,7 @@ func benchToken(i int) safereset.ResetToken {
 // openBench opens a real file with the given sync setting.
 func openBench(b *testing.B, noSync bool) *store.DB {
 	b.Helper()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	return mustOpenPath(b, filepath.Join(b.TempDir(), "safereset.db"), store.Options{Now: clk.Now, NoSync: noSync})
 }
 

@@ -11,12 +11,17 @@
 //     costs an fsync (milliseconds on most disks). Throughput of changing
 //     calls (RequestReset, ResetPassword, outbox updates) is bounded by the
 //     disk's fsync rate, not the CPU.
-//   - RequestReset calls its compose function inside the write
-//     transaction; it must be quick and must not call the store.
-//   - RequestReset for an unknown address writes placeholder keys (put and
-//     deleted in the same transaction) so its commit costs about what a
-//     known address's does; the remaining gap is a few microseconds of CPU
-//     for rendering and encoding the mail (see BenchmarkRequestReset).
+//   - RequestReset may call compose a second time inside the write
+//     transaction (when the user changed since its read); compose must be
+//     quick and must not call the store.
+//   - RequestReset for an unknown address renders and seals a mail it
+//     never queues and writes placeholder keys (put and deleted in the
+//     same transaction), so it does the work a known address does; what is
+//     left is reading and evicting the user's outstanding tokens, under a
+//     microsecond (see BenchmarkRequestReset).
+//   - RequestReset calls compose outside the write transaction, after a
+//     read transaction found the user, so concurrent requests render in
+//     parallel; the shared transaction only seals and stores.
 //   - One process: Open takes an exclusive file lock and fails with
 //     ErrLocked after Options.Timeout when another process (or another DB
 //     in this process) holds it. Use Backup for copies of a live file.

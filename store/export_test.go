@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 
 	"github.com/safereset/safereset"
 	bolt "go.etcd.io/bbolt"
@@ -75,3 +76,25 @@ func OutboxRecordBytes(ctx context.Context, db *DB, id uint64) ([]byte, error) {
 
 // QueuedCommits returns how many calls wait for the group committer.
 func QueuedCommits(db *DB) int { return len(db.commits.reqs) }
+
+// HoldCommits keeps the group committer busy in a transaction until
+// release is called, so that later writes queue up behind it.
+func HoldCommits(db *DB) (release func(), done <-chan error) {
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.batch(context.Background(), func(*bolt.Tx) error {
+			once.Do(func() { close(entered) })
+			<-gate
+			return nil
+		})
+	}()
+	<-entered
+	return func() { close(gate) }, errc
+}
+
+// Batch runs fn through the group committer.
+func Batch(ctx context.Context, db *DB, fn func() error) error {
+	return db.batch(ctx, func(*bolt.Tx) error { return fn() })
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
 )
 
@@ -169,7 +170,7 @@ func TestOutbox_PreEpochTimes(t *testing.T) {
 // the file next is the only sender, so Open makes claimed entries due.
 func TestOutbox_OpenReleasesClaims(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	db := mustOpenPath(t, path, store.Options{Now: clk.Now})
 	id := mustEnqueue(t, db, "m", t0, t0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/seal"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
 )
 
@@ -32,7 +33,7 @@ func tokenOf(i int) string { return fmt.Sprintf("%032x", 0xfeed0000+i) }
 // text of the mail may be in either, live or free pages alike.
 func TestSealed_NoTokenInFile(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	key := testKey(t)
 	db := mustOpenPath(t, path, store.Options{Now: clk.Now, OutboxKey: key})
@@ -99,7 +100,7 @@ func TestSealed_NoTokenInFile(t *testing.T) {
 // scheduling fields intact and no error, and they can still be deleted.
 func TestSealed_WrongKey(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	db := mustOpenPath(t, path, store.Options{Now: clk.Now, OutboxKey: testKey(t)})
 	mustCreateUser(t, db, "alice@example.com")

@@ -8,41 +8,23 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
 )
 
 // t0 is the start of every test clock.
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // mustOpen opens a fresh database in a temp dir with a clock at t0. On
 // cleanup it closes the database, reopens the file and checks its pages
 // and indexes, like bbolt's own test helper.
-func mustOpen(t testing.TB) (*store.DB, *clock) {
+func mustOpen(t testing.TB) (*store.DB, *testclock.Clock) {
 	t.Helper()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	return mustOpenPath(t, path, store.Options{Now: clk.Now}), clk
 }
@@ -191,7 +173,7 @@ func TestOpen_BadPath(t *testing.T) {
 
 func TestOpen_RestartKeepsEverything(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	opts := store.Options{Now: clk.Now, OutboxKey: testKey(t)}
 	db := mustOpenPath(t, path, opts)

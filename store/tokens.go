@@ -25,7 +25,7 @@ var errTokenCollision = errors.New("token hash already stored")
 
 // RequestReset implements safereset.Store. It always commits exactly one
 // write transaction, shared with concurrent calls (group commit): for an
-// unknown emailKey it renders and seals a mail for the address as given,
+// unknown emailKey it seals a mail rendered for the address as given,
 // bumps a counter in the meta bucket and writes and removes placeholder
 // keys in the buckets a real request touches, so both cases do the same
 // work and rewrite about as many pages in the same fsync. For a known user
@@ -35,9 +35,12 @@ var errTokenCollision = errors.New("token hash already stored")
 // 1, and the new token is never evicted), and queues the message compose
 // returns, sealed. Any error, including one from compose, stores nothing.
 //
-// compose runs inside the write transaction, which holds bbolt's single
-// writer lock: it must be quick (render a template) and must not call the
-// store, or it deadlocks. It may be called more than once per call.
+// compose runs before the write transaction, for the user a read
+// transaction found (or, for an unknown address, a user with only the
+// address as given), so that concurrent calls render their mails in
+// parallel rather than one after another under the writer lock. When the
+// user changed in between, compose runs again inside the transaction for
+// the stored user: it must be quick and must not call the store.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
 	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
@@ -48,12 +51,32 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 	if tok.CreatedAt.IsZero() {
 		tok.CreatedAt = now
 	}
+	seen := safereset.User{Email: emailKey, EmailKey: emailKey}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		u, err := userByEmail(tx, emailKey)
+		if err == nil {
+			seen = u
+		}
+		if errors.Is(err, safereset.ErrUserNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: request reset: %w", err)
+	}
+	msg, notAfter, composeErr := compose(seen)
+	if composeErr != nil && seen.ID != 0 {
+		return false, fmt.Errorf("store: request reset: compose mail: %w", composeErr)
+	}
 	found := false
-	err := db.batch(ctx, func(tx *bolt.Tx) error {
+	err = db.batch(ctx, func(tx *bolt.Tx) error {
 		found = false
 		u, err := userByEmail(tx, emailKey)
 		if errors.Is(err, safereset.ErrUserNotFound) {
-			if err := decoyWrites(tx, db.box, emailKey, tok, now, compose); err != nil {
+			// A compose error is not reported: the decoy only has to cost
+			// the same, and an unknown address has no mail that could fail.
+			if err := decoyWrites(tx, db.box, tok, now, msg, notAfter); err != nil {
 				return err
 			}
 			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
@@ -89,9 +112,14 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 			return err
 		}
 
-		msg, notAfter, err := compose(u)
-		if err != nil {
-			return fmt.Errorf("compose mail: %w", err)
+		msg, notAfter := msg, notAfter
+		if u.ID != seen.ID || u.Email != seen.Email {
+			// Created, replaced or changed since the read: render the
+			// mail for the stored user after all.
+			var err error
+			if msg, notAfter, err = compose(u); err != nil {
+				return fmt.Errorf("compose mail: %w", err)
+			}
 		}
 		_, err = enqueue(tx, db.box, safereset.OutboxEntry{
 			Message:     msg,
@@ -304,18 +332,14 @@ func getToken(tokens *bolt.Bucket, hash [32]byte) (safereset.ResetToken, bool, e
 }
 
 // decoyWrites does for an unknown address the work a real RequestReset
-// does: it renders the mail (for the address as given, and never queues
-// it), seals it, and puts and deletes a placeholder key in each bucket a
+// does: it seals the mail rendered for the address as given (and never
+// queues it), and puts and deletes a placeholder key in each bucket a
 // real request changes, so that bbolt rewrites comparable pages and an
 // unknown address costs what a known one does. It never touches a stored
 // record: the placeholder keys cannot belong to one (user ID 0 and outbox
 // ID MaxUint64 are never assigned; a stored token hash is skipped).
-func decoyWrites(tx *bolt.Tx, box *seal.Box, emailKey string, tok safereset.ResetToken, now time.Time,
-	compose func(safereset.User) (safereset.Message, time.Time, error)) error {
+func decoyWrites(tx *bolt.Tx, box *seal.Box, tok safereset.ResetToken, now time.Time, msg safereset.Message, notAfter time.Time) error {
 	const noID = math.MaxUint64
-	// A compose error is not reported: the decoy only has to cost the
-	// same, and an unknown address has no mail that could fail.
-	msg, notAfter, _ := compose(safereset.User{Email: emailKey, EmailKey: emailKey})
 	entry, err := sealEntry(box, noID, safereset.OutboxEntry{Message: msg, CreatedAt: now, NotAfter: notAfter, NextAttempt: now})
 	if err != nil {
 		return err

@@ -336,6 +336,25 @@ func TestTokens_RequestReset(t *testing.T) {
 	})
 }
 
+// race runs f(0) … f(n-1) in n goroutines released at once by one barrier
+// and returns their errors by index.
+func race(n int, f func(i int) error) []error {
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
 // TestTokens_ConcurrentReset races many resets with one token: exactly one
 // may win. Run with -race.
 func TestTokens_ConcurrentReset(t *testing.T) {
@@ -344,22 +363,10 @@ func TestTokens_ConcurrentReset(t *testing.T) {
 	mustCreateUser(t, db, "alice@example.com")
 	mustRequest(t, db, "alice@example.com", "once", t0.Add(time.Hour))
 
-	const n = 50
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), t0)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := race(50, func(i int) error {
+		_, err := db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), t0)
+		return err
+	})
 
 	winner := -1
 	for i, err := range errs {
@@ -390,23 +397,12 @@ func TestTokens_ConcurrentRequests(t *testing.T) {
 	mustCreateUser(t, db, "alice@example.com")
 
 	const n = 20
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			tok := fmt.Sprint("c", i)
-			_, errs[i] = db.RequestReset(ctx, "alice@example.com",
-				safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken(tok))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := race(n, func(i int) error {
+		tok := fmt.Sprint("c", i)
+		_, err := db.RequestReset(ctx, "alice@example.com",
+			safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken(tok))
+		return err
+	})
 
 	valid := 0
 	for i := range n {

@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -67,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.conns, "conns", 64, "concurrent connections for the closed-loop peak runs")
 	fs.IntVar(&c.rounds, "rounds", 0, "A/B rounds per path (default 3, --quick 2)")
 	fs.DurationVar(&c.dur, "duration", 0, "length of one run (default 5s, --quick 500ms)")
-	fs.IntVar(&c.resets, "resets", 0, "successful resets per round (default 300, --quick 24)")
+	fs.IntVar(&c.resets, "resets", 0, "successful resets per round (default 300, --quick 16)")
 	fs.DurationVar(&c.floor, "request-min-duration", 25*time.Millisecond, "the server's --request-min-duration (the POST floor)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (binary, data dirs, server logs)")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	def(&c.rounds, 3, 2)
-	def(&c.resets, 300, 24)
+	def(&c.resets, 300, 16)
 	if c.dur == 0 {
 		c.dur = map[bool]time.Duration{false: 5 * time.Second, true: 500 * time.Millisecond}[c.quick]
 	}
@@ -355,4 +356,26 @@ func hashTime(n int) time.Duration {
 	}
 	slices.Sort(ts)
 	return ts[n/2]
+}
+
+// parallelHashRate is how many argon2id hashes per second this machine
+// computes with one goroutine per core, each hashing n times: the bound
+// with memory bandwidth shared the way the server shares it.
+func parallelHashRate(n int) float64 {
+	p := password.DefaultParams
+	cores := runtime.NumCPU()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < cores; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			salt := make([]byte, p.SaltLen)
+			for i := 0; i < n; i++ {
+				argon2.IDKey([]byte(strongPW), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(cores*n) / time.Since(start).Seconds()
 }

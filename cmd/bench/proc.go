@@ -27,6 +27,11 @@ func cpuSeconds(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseStat(b)
+}
+
+// parseStat returns utime + stime in seconds from a /proc/PID/stat line.
+func parseStat(b []byte) (float64, error) {
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// count fields after the last ')'.
 	rest := b[bytes.LastIndexByte(b, ')')+1:]

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +43,41 @@ func mailTokens(t *testing.T, msgs []mailtest.Message) []string {
 		toks = append(toks, tok)
 	}
 	return toks
+}
+
+// readArchive returns the files of a backup archive by name, and the
+// whole uncompressed tar stream.
+func readArchive(t *testing.T, path string) (map[string][]byte, []byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(stream))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files, stream
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b
+	}
 }
 
 // leaked returns the needles found in haystack.
@@ -84,8 +122,8 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 	if err := srv.WaitAttempts(2*requests, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	if out, errs, code := cli(t, s, "", "backup", backup); code != 0 {
+	archive := filepath.Join(t.TempDir(), "backup.tgz")
+	if out, errs, code := cli(t, s, "", "backup", "--data-dir", s.DataDir, archive); code != 0 {
 		t.Fatalf("backup: %d %q %q", code, out, errs)
 	}
 
@@ -99,14 +137,15 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bak, err := os.ReadFile(backup)
-	if err != nil {
-		t.Fatal(err)
+	entries, stream := readArchive(t, archive)
+	bak := entries["safereset.db"]
+	if bak == nil {
+		t.Fatalf("no database in the backup; entries %v", entries)
 	}
 	// The mail's own words and the link's address must not be there
 	// either: the whole payload is sealed, not just the token.
 	clues := []string{"https://app.example/reset", "app.example"}
-	for name, b := range map[string][]byte{"database file": raw, "backup": bak} {
+	for name, b := range map[string][]byte{"database file": raw, "backup's database": bak, "backup (whole, uncompressed)": stream} {
 		if found := leaked(b, tokens); len(found) > 0 {
 			t.Errorf("%s: %d of %d tokens readable, e.g. %s", name, len(found), len(tokens), found[0])
 		}
@@ -114,7 +153,7 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 			t.Errorf("%s: mail text readable: %q", name, found)
 		}
 	}
-	t.Logf("searched %d tokens in %d bytes of database and %d bytes of backup", len(tokens), len(raw), len(bak))
+	t.Logf("searched %d tokens in %d bytes of database and %d bytes of backup", len(tokens), len(raw), len(stream))
 
 	t.Run("RestoredWithoutKey", func(t *testing.T) {
 		dir := t.TempDir()
@@ -147,16 +186,9 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 	})
 
 	t.Run("RestoredWithKey", func(t *testing.T) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "safereset.db"), bak, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		k, err := os.ReadFile(filepath.Join(s.DataDir, "outbox.key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "outbox.key"), k, 0o600); err != nil {
-			t.Fatal(err)
+		dir := filepath.Join(t.TempDir(), "restored")
+		if out, errs, code := cli(t, nil, "", "restore", archive, "--data-dir", dir); code != 0 || !strings.Contains(out, "outbox.key") {
+			t.Fatalf("restore: %d %q %q", code, out, errs)
 		}
 		srv3 := mailtest.Start(t)
 		startServer(t, dir, smtpArgs(srv3)...)

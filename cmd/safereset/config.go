@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/safereset/safereset/clientip"
 	"github.com/safereset/safereset/password"
 )
 
@@ -37,6 +38,7 @@ type serveConfig struct {
 	hashConcurrency int
 
 	trustedProxies, forwardedHeader          string
+	clientIP                                 clientip.Resolver // from the two above
 	rateRequestEmail, rateResetEmail, rateIP string
 
 	adminTokenFile, smtpPasswordFile string
@@ -156,6 +158,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	var err error
+	if c.clientIP, err = clientip.NewResolver(c.trustedProxies, c.forwardedHeader); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	return c, nil
 }

@@ -382,6 +382,20 @@ func TestPage_Languages(t *testing.T) {
 	if r := pageDo(t, "POST", s.Base+"/reset", "nl", form); r.Status != 400 || !strings.Contains(r.Body, "Het wachtwoord is te kort.") {
 		t.Errorf("Dutch ER122: %d\n%s", r.Status, r.Body)
 	}
+	// The API's answers stay the seed's English whatever the client asks for.
+	req, _ := http.NewRequest("PATCH", s.Base+"/api/v1/user/reset-password", strings.NewReader(`{"emailAddress":"lang@example.com","password":"short","passwordVerify":"short","token":"`+form.Get("token")+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", key)
+	req.Header.Set("Accept-Language", "nl")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(apiBody), `"message":"Invalid password length","solution":"Your password should be at least 8 characters in length."`) {
+		t.Errorf("API answer under Accept-Language nl: %s", apiBody)
+	}
 	subjects := ""
 	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "outbox"))
 	for _, e := range entries {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -84,7 +81,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, clientIP, err := newLimiter(c)
+	limiter, err := newLimiter(c)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +104,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 
 	deps := server.Deps{
 		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
-		Limiter: limiter, ClientIP: clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
+		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP,
 	}
@@ -169,7 +166,7 @@ func adminToken(c *serveConfig, getenv func(string) string) (string, error) {
 		return token, nil
 	}
 	if token == "" {
-		t, err := loadAdminToken(filepath.Join(c.dataDir, "admin.token"))
+		t, err := loadAdminToken(filepath.Join(c.dataDir, adminTokenFile))
 		if err != nil {
 			return "", fmt.Errorf("admin token: %w", err)
 		}
@@ -238,13 +235,7 @@ func (v *verifiedChecker) Ping(context.Context) error {
 // bytes as hex, mode 0600) when it does not exist. The CLI reads the same
 // file to talk to the admin API.
 func loadAdminToken(path string) (string, error) {
-	b, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		return []byte(hex.EncodeToString(raw) + "\n"), nil
-	})
+	b, err := secretfile.LoadOrCreate(path, newAdminToken)
 	if err != nil {
 		return "", err
 	}
@@ -273,32 +264,18 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig) (safereset.Limiter, func(net.IP, []string, []string) net.IP, error) {
-	proxies, err := ratelimit.ParseTrustedProxies(c.trustedProxies)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
-	}
+func newLimiter(c *serveConfig) (safereset.Limiter, error) {
 	secret, err := ratelimit.LoadOrCreateSecret(c.dataDir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("rate limit secret: %w", err)
+		return nil, fmt.Errorf("rate limit secret: %w", err)
 	}
 	l, err := ratelimit.New(ratelimit.Config{
 		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("rate limits: %w", err)
+		return nil, fmt.Errorf("rate limits: %w", err)
 	}
-	return l, clientIPFunc(proxies, c.forwardedHeader), nil
-}
-
-// clientIPFunc reads the client address from the one header the trusted
-// proxy is configured to set; the other header is whatever the client sent
-// and is ignored.
-func clientIPFunc(p ratelimit.Proxies, header string) func(net.IP, []string, []string) net.IP {
-	if header == "forwarded" {
-		return func(peer net.IP, _, fwd []string) net.IP { return p.ClientIP(peer, nil, fwd) }
-	}
-	return func(peer net.IP, xff, _ []string) net.IP { return p.ClientIP(peer, xff, nil) }
+	return l, nil
 }
 
 func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {

@@ -1,4 +1,4 @@
-package ratelimit
+package clientip
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ func ParseTrustedProxies(s string) (Proxies, error) {
 		}
 		pre, err := parseProxy(f)
 		if err != nil {
-			return Proxies{}, fmt.Errorf("ratelimit: trusted proxy %q: %w: want a CIDR such as 10.0.0.0/8 or an IP address", f, ErrBadProxy)
+			return Proxies{}, fmt.Errorf("clientip: trusted proxy %q: %w: want a CIDR such as 10.0.0.0/8 or an IP address", f, ErrBadProxy)
 		}
 		p.nets = append(p.nets, pre)
 	}
@@ -69,12 +69,6 @@ func (p Proxies) String() string {
 	return strings.Join(s, ",")
 }
 
-// Trusted reports whether ip is one of the trusted proxies.
-func (p Proxies) Trusted(ip net.IP) bool {
-	a, ok := netip.AddrFromSlice(ip)
-	return ok && p.contains(a.Unmap())
-}
-
 func (p Proxies) contains(a netip.Addr) bool {
 	for _, n := range p.nets {
 		if n.Contains(a) {
@@ -84,20 +78,42 @@ func (p Proxies) contains(a netip.Addr) bool {
 	return false
 }
 
-// ClientIP returns the address to limit a request by. peer is the
-// connection's remote address; xForwardedFor and forwarded are all values
-// of the X-Forwarded-For and Forwarded (RFC 7239) headers, in the order
-// they arrived.
+// Header is the forwarding header a trusted proxy reports the client in.
+// Only that one is read: the other is whatever the client sent.
+type Header string
+
+// The forwarding headers.
+const (
+	XForwardedFor Header = "X-Forwarded-For"
+	Forwarded     Header = "Forwarded" // RFC 7239
+)
+
+// ErrBadHeader is returned by ParseHeader for a name that is neither header.
+var ErrBadHeader = errors.New("forwarding header must be x-forwarded-for or forwarded")
+
+// ParseHeader reads a header name, case-insensitively.
+func ParseHeader(s string) (Header, error) {
+	switch {
+	case strings.EqualFold(s, string(XForwardedFor)):
+		return XForwardedFor, nil
+	case strings.EqualFold(s, string(Forwarded)):
+		return Forwarded, nil
+	}
+	return "", ErrBadHeader
+}
+
+// ClientIP returns the client's address. peer is the connection's remote
+// address; values are all values of header h, in the order they arrived.
 //
-// When peer is not a trusted proxy, the headers are ignored and peer is the
-// client. Otherwise the hops of X-Forwarded-For (or, when X-Forwarded-For
-// holds no entry at all, the for= parameters of Forwarded) are walked from
-// right to left, and the first hop that is not a trusted proxy is the
-// client. When every hop is trusted, the left-most is. An entry that is not
-// an address (garbage, "unknown", an obfuscated identifier) ends the walk:
-// the nearest valid hop before it (or peer) is the client, because nothing
-// left of it can be believed. IPv4-mapped IPv6 addresses come back as IPv4.
-func (p Proxies) ClientIP(peer net.IP, xForwardedFor []string, forwarded []string) net.IP {
+// When peer is not a trusted proxy, the values are ignored and peer is the
+// client. Otherwise the hops (X-Forwarded-For entries, or the for=
+// parameters of Forwarded) are walked from right to left, and the first hop
+// that is not a trusted proxy is the client. When every hop is trusted, the
+// left-most is. An entry that is not an address (garbage, "unknown", an
+// obfuscated identifier) ends the walk: the nearest valid hop before it (or
+// peer) is the client, because nothing left of it can be believed.
+// IPv4-mapped IPv6 addresses come back as IPv4.
+func (p Proxies) ClientIP(peer net.IP, h Header, values []string) net.IP {
 	pa, ok := netip.AddrFromSlice(peer)
 	if !ok {
 		return peer
@@ -107,14 +123,15 @@ func (p Proxies) ClientIP(peer net.IP, xForwardedFor []string, forwarded []strin
 		return net.IP(pa.AsSlice())
 	}
 	var hops []string
-	for _, v := range xForwardedFor {
-		hops = appendList(hops, v)
-	}
 	parse := parseXFF
-	if len(hops) == 0 {
-		for _, v := range forwarded {
+	for _, v := range values {
+		if h == Forwarded {
 			hops = appendForwarded(hops, v)
+		} else {
+			hops = appendList(hops, v)
 		}
+	}
+	if h == Forwarded {
 		parse = parseForwardedFor
 	}
 	client := pa
@@ -129,6 +146,41 @@ func (p Proxies) ClientIP(peer net.IP, xForwardedFor []string, forwarded []strin
 		}
 	}
 	return net.IP(client.AsSlice())
+}
+
+// Resolver finds the client address of a request: the trusted proxies and
+// the one header they report it in. The zero Resolver trusts nobody.
+type Resolver struct {
+	Proxies Proxies
+	Header  Header
+}
+
+// NewResolver parses the trusted proxies (ParseTrustedProxies) and the
+// header name (ParseHeader).
+func NewResolver(trusted, header string) (Resolver, error) {
+	p, err := ParseTrustedProxies(trusted)
+	if err != nil {
+		return Resolver{}, err
+	}
+	h, err := ParseHeader(header)
+	if err != nil {
+		return Resolver{}, err
+	}
+	return Resolver{Proxies: p, Header: h}, nil
+}
+
+// ClientIP returns the client address of a connection from peer; values
+// reads every value of a request header and is called only when peer is a
+// trusted proxy.
+func (r Resolver) ClientIP(peer net.IP, values func(name string) []string) net.IP {
+	if len(r.Proxies.nets) == 0 {
+		return r.Proxies.ClientIP(peer, r.Header, nil)
+	}
+	h := r.Header
+	if h == "" {
+		h = XForwardedFor
+	}
+	return r.Proxies.ClientIP(peer, h, values(string(h)))
 }
 
 // appendList appends the non-empty, trimmed elements of a comma list.
