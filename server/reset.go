@@ -88,7 +88,7 @@ func handleRequestToken(d *Deps) fiber.Handler {
 		tok := safereset.ResetToken{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(d.TokenTTL)}
 		found, err := d.Store.RequestReset(c.UserContext(), safereset.NormalizeEmail(email), tok, d.MaxOutstanding,
 			func(u safereset.User) (safereset.Message, time.Time, error) {
-				m, err := d.Composer.TokenMail(u.Email, token, tok.ExpiresAt)
+				m, err := d.ComposerFor(u.Locale).TokenMail(u.Email, token, tok.ExpiresAt)
 				return m, tok.ExpiresAt, err
 			})
 		if err != nil {
@@ -248,7 +248,7 @@ func breachCheck(ctx context.Context, d *Deps, pw, emailKey string) (safereset.V
 }
 
 func sendConfirmation(ctx context.Context, d *Deps, u safereset.User) error {
-	m, err := d.Composer.ConfirmationMail(u.Email, u.PasswordChangedAt)
+	m, err := d.ComposerFor(u.Locale).ConfirmationMail(u.Email, u.PasswordChangedAt)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ type Deps struct {
 	Store    safereset.Store
 	Breach   safereset.BreachChecker
 	Composer safereset.Composer
+	// ComposerFor returns the composer of a user's locale (nil: Composer
+	// for everyone).
+	ComposerFor func(locale string) safereset.Composer
 	// Sender delivers the confirmation mail synchronously.
 	Sender safereset.Sender
 	// NotifyOutbox wakes the outbox worker after a token mail was queued (nil ok).
@@ -72,6 +75,10 @@ func (d *Deps) defaults() error {
 	}
 	if d.ConfirmTimeout <= 0 {
 		d.ConfirmTimeout = 10 * time.Second
+	}
+	if d.ComposerFor == nil {
+		c := d.Composer
+		d.ComposerFor = func(string) safereset.Composer { return c }
 	}
 	if d.NotifyOutbox == nil {
 		d.NotifyOutbox = func() {}

@@ -100,7 +100,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.BoolVar(&c.resetPage, "reset-page", true, "serve the reset page at /reset, where the emailed link lands (false for deployments that host their own)")
 	fs.StringVar(&c.productName, "product-name", "safereset", "name of the service in mail subjects, mail bodies and the reset page")
-	fs.StringVar(&c.defaultLocale, "default-locale", "en", "language of the reset page when the browser asks for none of en, nl, de, fr, es")
+	fs.StringVar(&c.defaultLocale, "default-locale", "en", "language of the reset page when the browser asks for none of en, nl, de, fr, es, and of the mails of users without a locale")
 	return c, fs
 }
 

@@ -52,6 +52,7 @@ func (c *Clock) Set(t time.Time) {
 // Run runs every conformance case against stores made by open.
 func Run(t *testing.T, open Open) {
 	t.Run("OutboxClaims", func(t *testing.T) { testOutboxClaims(t, open) })
+	t.Run("UserLocale", func(t *testing.T) { testUserLocale(t, open) })
 }
 
 // fresh opens a store with a new clock at T0.
