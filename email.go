@@ -29,9 +29,19 @@ func NormalizeEmail(s string) string {
 	return string(b)
 }
 
+// MaxDomainLength is the longest domain accepted (RFC 1035, without the
+// root's trailing dot).
+const MaxDomainLength = 253
+
 // ValidEmail reports whether s (after trimming white space) is one plain
 // address: local@domain, no display name, no comments, no control or
-// invisible characters, a dotted domain, at most MaxEmailLength bytes.
+// invisible characters, at most MaxEmailLength bytes, and a domain that is
+// a host name: at least two dot-separated labels of ASCII letters, digits
+// and inner hyphens (an internationalized domain in its punycode "xn--"
+// form), each at most 63 octets, at most MaxDomainLength in all, with a
+// top-level label that is not all digits. The local part may be UTF-8
+// (SMTPUTF8); the domain may not: characters such as braces, which
+// net/mail accepts, would reach the mail's To header and the reset link.
 func ValidEmail(s string) bool {
 	s = strings.TrimFunc(s, unicode.IsSpace)
 	if s == "" || len(s) > MaxEmailLength || !utf8.ValidString(s) {
@@ -51,15 +61,29 @@ func ValidEmail(s string) bool {
 	if local == "" || len(local) > 64 || strings.HasPrefix(local, "\"") {
 		return false
 	}
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") {
+	return validDomain(domain)
+}
+
+// validDomain reports whether d is a host name of LDH labels (see
+// ValidEmail).
+func validDomain(d string) bool {
+	if len(d) > MaxDomainLength || !strings.Contains(d, ".") {
 		return false
 	}
-	for _, label := range strings.Split(domain, ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+	labels := strings.Split(d, ".")
+	for _, label := range labels {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
 	}
-	return true
+	tld := labels[len(labels)-1]
+	return strings.Trim(tld, "0123456789") != ""
 }
 
 // LocalPart returns the part of an address before the last '@'.

@@ -55,12 +55,21 @@ func isASCII(s string) bool {
 }
 
 func TestValidEmail(t *testing.T) {
-	valid := []string{"jane@example.com", " jane@example.com ", "j.a+tag@sub.example.co.uk", "jörg@bücher.example", "a@b.co"}
+	valid := []string{"jane@example.com", " jane@example.com ", "j.a+tag@sub.example.co.uk", "jörg@xn--bcher-kva.example", "a@b.co",
+		"JANE@EXAMPLE.COM", "x@a-b.c0m", "x@" + strings.Repeat(strings.Repeat("d", 63)+".", 3) + strings.Repeat("e", 60)} // 254 octets
 	invalid := []string{
 		"", "jane", "jane@", "@example.com", "jane@localhost", "jane@@example.com", "Jane <jane@example.com>",
 		"jane@example..com", "jane@-example.com", "\"jane\"@example.com", "jane@[127.0.0.1]",
 		"jane\n@example.com", "jane@exa\u200bmple.com", "jane@example.com\x00", "ja ne@example.com",
 		strings.Repeat("a", 65) + "@example.com", "a@" + strings.Repeat("b", 250) + ".com", "jane@example.com\xff",
+		// The domain is LDH labels only: net/mail accepts all of these.
+		"jane@example.com{token}", "jane@{token}.example.com", "jane@exa{mple.com", "jane@example.com}", "jane@ex!ample.com",
+		"jane@ex#ample.com", "jane@ex$ample.com", "jane@ex%ample.com", "jane@ex&ample.com", "jane@ex'ample.com",
+		"jane@ex*ample.com", "jane@ex+ample.com", "jane@ex/ample.com", "jane@ex=ample.com", "jane@ex?ample.com",
+		"jane@ex^ample.com", "jane@ex_ample.com", "jane@ex`ample.com", "jane@ex|ample.com", "jane@ex~ample.com",
+		"jörg@bücher.example", "jane@exa\u0430mple.com", "jane@example.123", "jane@1.2.3.4",
+		"x@" + strings.Repeat(strings.Repeat("d", 63)+".", 3) + strings.Repeat("e", 61), // 255 octets
+		"x@" + strings.Repeat("d", 64) + ".com",
 	}
 	for _, s := range valid {
 		if !safereset.ValidEmail(s) {

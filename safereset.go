@@ -172,6 +172,15 @@ type BreachChecker interface {
 	Check(password string, userInputs []string) (Verdict, error)
 }
 
+// QuickChecker is a BreachChecker that can also answer from its cheap rules
+// alone (the breach filter and the local part), without the costly
+// strength estimate. The server uses it for requests that cannot succeed
+// (SPEC §2.4), so refusing a guess costs about what a validation error
+// costs.
+type QuickChecker interface {
+	CheckQuick(password string, userInputs []string) (Verdict, error)
+}
+
 // FilterInfo describes the loaded breach filter for /readyz and metrics.
 type FilterInfo struct {
 	Elements  uint64    `json:"elements"`

@@ -217,14 +217,18 @@ func hasStdin(srcs []*source) bool {
 	return false
 }
 
-// sizedFor is the element count at which the filter reaches its target FPR.
+// sizedFor is the element count the filter was sized for: the inverse of
+// the sizing rule m = ceil(-n ln p / (ln 2)²) of bloom.EstimateParameters.
+// The false-positive formula evaluated with the rounded-up k does not
+// invert it: it gives fewer elements than the filter was built for, and
+// exactly counted input would look oversized.
 func sizedFor(h Header) uint64 {
-	// Invert p = (1-e^(-kn/m))^k for n.
-	x := 1 - math.Pow(h.TargetFPR, 1/float64(h.K))
-	if x <= 0 || x >= 1 {
+	if !(h.TargetFPR > 0 && h.TargetFPR < 1) {
 		return math.MaxUint64
 	}
-	return uint64(-float64(h.M) / float64(h.K) * math.Log(x))
+	n := float64(h.M) * math.Ln2 * math.Ln2 / -math.Log(h.TargetFPR)
+	// The small slack absorbs floating-point error at exact sizes.
+	return uint64(math.Floor(n + 1e-6))
 }
 
 func describe(opts BuildOptions) string {

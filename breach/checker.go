@@ -139,27 +139,45 @@ func (c *Checker) acquire() (*loaded, error) {
 // email address among userInputs, case-insensitively). A breached password
 // is not scored for strength.
 func (c *Checker) Check(password string, userInputs []string) (safereset.Verdict, error) {
+	return c.check(password, userInputs, true)
+}
+
+// CheckQuick is Check without the zxcvbn estimate and the distinct-character
+// rule: breached, or containing the local part. It costs microseconds; the
+// server uses it for requests that cannot succeed.
+func (c *Checker) CheckQuick(password string, userInputs []string) (safereset.Verdict, error) {
+	return c.check(password, userInputs, false)
+}
+
+var _ safereset.QuickChecker = (*Checker)(nil)
+
+func (c *Checker) check(password string, userInputs []string, strength bool) (safereset.Verdict, error) {
 	l, err := c.acquire()
 	if err != nil {
 		return safereset.Verdict{}, err
 	}
-	breached := l.f.ContainsSHA1(sha1.Sum([]byte(password)))
+	breached, err := l.f.Lookup(sha1.Sum([]byte(password)))
 	nfkc := norm.NFKC.String(password)
-	if !breached && nfkc != password {
-		breached = l.f.ContainsSHA1(sha1.Sum([]byte(nfkc)))
+	if err == nil && !breached && nfkc != password {
+		breached, err = l.f.Lookup(sha1.Sum([]byte(nfkc)))
 	}
 	l.f.release()
+	if err != nil {
+		// Fail closed: a password that could not be looked up is neither
+		// breached nor clean.
+		return safereset.Verdict{}, err
+	}
 	if breached {
 		return safereset.Verdict{Breached: true}, nil
 	}
-	weak, err := c.weak(password, nfkc, userInputs)
+	weak, err := c.weak(password, nfkc, userInputs, strength)
 	if err != nil {
 		return safereset.Verdict{}, err
 	}
 	return safereset.Verdict{Weak: weak}, nil
 }
 
-func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, err error) {
+func (c *Checker) weak(password, nfkc string, userInputs []string, strength bool) (weak bool, err error) {
 	inputs := make([]string, 0, 2*len(userInputs))
 	var lowerPW, lowerNFKC string // computed for the first email input
 	for _, in := range userInputs {
@@ -181,7 +199,7 @@ func (c *Checker) weak(password, nfkc string, userInputs []string) (weak bool, e
 			return true, nil
 		}
 	}
-	if c.minScore <= 0 {
+	if c.minScore <= 0 || !strength {
 		return false, nil
 	}
 	defer func() {
@@ -273,6 +291,18 @@ func (c *Checker) Verify() error {
 	}
 	defer l.f.release()
 	return l.f.Verify()
+}
+
+// Problem reports why checks cannot run on the filter being served (its
+// file changed in place while mapped: ErrFileChanged), or nil. Service is
+// restored by a Reload of a valid file.
+func (c *Checker) Problem() error {
+	l, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer l.f.release()
+	return l.f.check()
 }
 
 // Info describes the loaded filter, for /readyz and metrics.

@@ -30,8 +30,15 @@
 //     cached in 4 KiB pieces (say, a file just written by Build).
 //     CheckerOptions.CopyToMemory copies the filter into huge-page memory
 //     in the background instead, at the cost of its size in private memory.
-//   - Rewriting a mapped file in place would change a running filter under
-//     it. Build never does: it writes a temporary file and renames it.
+//   - Rewriting a mapped file in place changes a running filter under it,
+//     and truncating it makes reads past the new end fault (SIGBUS). Build
+//     never does either: it writes a temporary file and renames it. Against
+//     an operator who does, Lookup reads the mapping with
+//     debug.SetPanicOnFault and checks the open file's size, modification
+//     time and mapped header around each read: a fault or a change marks
+//     the filter broken, and every check on it fails with ErrFileChanged
+//     (fail closed) until a Reload. A change that keeps size, time and
+//     header (words rewritten within one timestamp tick) is not seen.
 //   - The file format assumes nothing about the host, but words are used in
 //     place only on little-endian machines; elsewhere they are copied.
 package breach

@@ -30,6 +30,13 @@ type Filter struct {
 	bf    *bloom.BloomFilter
 	unmap func([]byte) error
 
+	// fh is the mapped file, kept open so an in-place change can be seen
+	// (nil for in-memory filters); stamp is what it looked like at Open.
+	fh     *os.File
+	stamp  fileStamp
+	head   []byte      // the header bytes read at Open
+	broken atomic.Bool // the mapping faulted or the file changed
+
 	// refs is 1 for the owner plus 1 per check in flight; the mapping is
 	// released when it drops to 0 and is never revived after that.
 	refs      atomic.Int64
@@ -48,7 +55,12 @@ func Open(path string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breach: open filter: %w", err)
 	}
-	defer fh.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			fh.Close()
+		}
+	}()
 	st, err := fh.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("breach: open filter: %w", err)
@@ -74,6 +86,7 @@ func Open(path string) (*Filter, error) {
 		_ = unmap(b)
 		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
 	}
+	f.fh, f.stamp, f.head, keep = fh, stampOf(st), head, true
 	return f, nil
 }
 
@@ -157,7 +170,8 @@ func (f *Filter) Path() string { return f.path }
 func (f *Filter) Bloom() *bloom.BloomFilter { return f.bf }
 
 // ContainsSHA1 reports whether the raw 20-byte SHA-1 digest is (probably)
-// in the filter. The caller must keep f open during the call.
+// in the filter. The caller must keep f open during the call. It does not
+// survive a change of the mapped file: servers use Lookup.
 func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.bf.Test(sum[:]) }
 
 // Verify reads every word and compares the checksum with the header's. It
@@ -168,7 +182,11 @@ func (f *Filter) Verify() error {
 		return ErrClosed
 	}
 	defer f.release()
-	if got := checksumWords(f.data[HeaderSize:]); got != f.hdr.Checksum {
+	var got uint64
+	if err := f.guard(func() { got = checksumWords(f.data[HeaderSize:]) }); err != nil {
+		return err
+	}
+	if got != f.hdr.Checksum {
 		return fmt.Errorf("%w: checksum of the words is %#x, header says %#x", ErrCorrupt, got, f.hdr.Checksum)
 	}
 	return nil
@@ -198,7 +216,10 @@ func (f *Filter) InMemory(stop <-chan struct{}) (*Filter, error) {
 			return nil, ErrClosed
 		default:
 		}
-		copy(mem[off:min(off+step, len(mem))], f.data[off:])
+		if err := f.guard(func() { copy(mem[off:min(off+step, len(mem))], f.data[off:]) }); err != nil {
+			free()
+			return nil, err
+		}
 	}
 	g, err := newFilter(f.hdr, f.path, mem, func([]byte) error { free(); return nil })
 	if err != nil {
@@ -236,6 +257,9 @@ func (f *Filter) release() error {
 	}
 	b := f.data
 	f.data, f.bf = nil, nil
+	if f.fh != nil {
+		f.fh.Close()
+	}
 	if err := f.unmap(b); err != nil {
 		return fmt.Errorf("breach: unmap filter: %w", err)
 	}

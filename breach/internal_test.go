@@ -4,7 +4,13 @@ package breach
 // on; the external tests check the end result against bloom/v3 as well.
 
 import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -47,4 +53,40 @@ func TestLocations_MatchBloom(t *testing.T) {
 			t.Fatalf("key %x: locations %v, bloom %v", key, got, want)
 		}
 	}
+}
+
+// TestGuard_RecoversFromSIGBUS: the stamp and header checks see a
+// truncation, so this hides it from them (as a truncation landing between
+// the check and the read would be) to prove the read itself cannot kill
+// the process.
+func TestGuard_RecoversFromSIGBUS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.bloom")
+	if _, err := Build(context.Background(), BuildOptions{Inputs: []string{writeHIBP(t, "a-password-1")}, Out: path, FPR: 0.0001}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.fh = nil // skip the stamp and header checks; the read faults
+	_, err = f.Lookup(sha1.Sum([]byte("a-password-1")))
+	if !errors.Is(err, ErrFileChanged) {
+		t.Fatalf("Lookup on a truncated mapping = %v, want ErrFileChanged", err)
+	}
+	if !f.broken.Load() {
+		t.Fatal("filter not marked broken after a fault")
+	}
+}
+
+func writeHIBP(t *testing.T, pw string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(p, fmt.Appendf(nil, "%X:1\n", sha1.Sum([]byte(pw))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

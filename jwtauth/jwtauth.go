@@ -1,8 +1,10 @@
 package jwtauth
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -75,6 +77,7 @@ var (
 	errMissingIss     = errors.New("iss claim missing")
 	errMissingAud     = errors.New("aud claim missing")
 	errBadTime        = errors.New("exp, nbf or iat outside the years 1970 to 9999")
+	errTimeNotNumber  = errors.New("exp, nbf or iat is not a JSON number")
 	errTooLongLived   = errors.New("exp too far after iat (or now): lifetime above the maximum")
 	errUnclassified   = errors.New("token rejected")
 
@@ -99,6 +102,7 @@ var ownReasons = []error{
 	errTooLong, errNotCompact, errAlgNotAllowed, errForbiddenHdr, errUnknownKid,
 	errNoKey, errMissingSubject, errBadSubject, errMissingIat, errRevoked,
 	errMissingExp, errMissingIss, errMissingAud, errBadTime, errTooLongLived,
+	errTimeNotNumber,
 }
 
 // forbiddenHeaders name a key or a place to fetch one from (RFC 7515
@@ -340,6 +344,31 @@ type claims struct {
 	cutoff  time.Time
 	maxLife time.Duration
 	now     time.Time
+}
+
+// UnmarshalJSON refuses exp, nbf and iat that are not JSON numbers (RFC
+// 7519 §2 NumericDate) before decoding the registered claims: golang-jwt
+// decodes them through json.Number, which also takes a string such as
+// "9999999999", or null, so a token's times would not mean what a strict
+// verifier elsewhere reads.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[k]; ok && !isJSONNumber(v) {
+			return errTimeNotNumber
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
+}
+
+// isJSONNumber reports whether v is a JSON number literal (not a string,
+// null, boolean, array or object).
+func isJSONNumber(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9')
 }
 
 // Validate implements jwt.ClaimsValidator; golang-jwt joins its result

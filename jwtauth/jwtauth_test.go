@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +302,17 @@ func TestVerify_Tokens(t *testing.T) {
 		{name: "public-only verifier RS256", verifier: pubOnly, token: sign(t, rs, f.rsaKey, nil, goodClaims(nil)), want: valid},
 
 		// alg none and unknown algs.
+		// NumericDate is a JSON number (RFC 7519 §2): golang-jwt alone
+		// takes a numeric string or null.
+		{name: "exp as string", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"exp": strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10)})), want: invalid, reason: "not a JSON number"},
+		{name: "nbf as string", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"nbf": strconv.FormatInt(testNow.Add(-time.Minute).Unix(), 10)})), want: invalid, reason: "not a JSON number"},
+		{name: "iat as string", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"iat": strconv.FormatInt(testNow.Add(-time.Minute).Unix(), 10)})), want: invalid, reason: "not a JSON number"},
+		{name: "expired exp as string", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"exp": strconv.FormatInt(testNow.Add(-time.Hour).Unix(), 10)})), want: invalid, reason: "not a JSON number"},
+		{name: "exp null", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"exp": json.RawMessage("null")})), want: invalid},
+		{name: "iat true", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"iat": true})), want: invalid, reason: "not a JSON number"},
+		{name: "nbf object", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"nbf": map[string]any{"n": 1}})), want: invalid, reason: "not a JSON number"},
+		{name: "exp array", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"exp": []int64{testNow.Add(time.Hour).Unix()}})), want: invalid, reason: "not a JSON number"},
+		{name: "exp fractional number", token: sign(t, hs, f.secret, nil, goodClaims(map[string]any{"exp": float64(testNow.Add(time.Hour).Unix()) + 0.5})), want: valid},
 		{name: "alg none", token: sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil, goodClaims(nil)) + "AAAA", want: invalid, reason: "alg not allowed"},
 		{name: "alg none empty signature", token: handBuilt(t, map[string]any{"alg": "none", "typ": "JWT"}, goodClaims(nil), ""), want: invalid},
 		{name: "alg None", token: handBuilt(t, map[string]any{"alg": "None", "typ": "JWT"}, goodClaims(nil), "AAAA"), want: invalid, reason: "alg not allowed"},

@@ -26,12 +26,16 @@ const DefaultSMTPTimeout = 30 * time.Second
 // SMTPConfig configures NewSMTPSender.
 type SMTPConfig struct {
 	// URL is the relay: smtp://[user:pass@]host[:port][?starttls=...] or
-	// smtps://[user:pass@]host[:port]. smtp uses STARTTLS when the server
-	// offers it (starttls=opportunistic, the default), insists on it with
-	// starttls=required, and never tries it with starttls=off. smtps speaks
-	// TLS from the first byte. Default ports: 587 for smtp, 465 for smtps.
-	// User and password are percent-decoded; with a user, AUTH is required
-	// (PLAIN or LOGIN only over TLS or to a loopback host).
+	// smtps://[user:pass@]host[:port]. Without credentials, smtp uses
+	// STARTTLS when the server offers it (starttls=opportunistic, the
+	// default). With credentials it insists on it (starttls=required, the
+	// default then): a relay that offers no STARTTLS is a delivery error,
+	// never a silent downgrade that would send the password and the token
+	// mail in clear; starttls=opportunistic is refused with credentials.
+	// starttls=none (or off) never tries STARTTLS, an explicit opt-out for
+	// a relay on a trusted network. smtps speaks TLS from the first byte.
+	// Default ports: 587 for smtp, 465 for smtps. User and password are
+	// percent-decoded; with a user, AUTH is required.
 	URL string
 	// From is the sender address ("addr" or "Name <addr>"); default DefaultFrom.
 	From string
@@ -123,13 +127,20 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 		}
 	}
 	switch v := q.Get("starttls"); v {
-	case "", "opportunistic":
+	case "":
+		if s.hasAuth {
+			s.starttls = starttlsRequired
+		}
+	case "opportunistic":
+		if s.hasAuth {
+			return nil, errors.New("mail: smtp url: starttls=opportunistic with credentials would send them in clear to a relay that offers no STARTTLS; leave starttls out (required) or opt out with starttls=none")
+		}
 	case "required":
 		s.starttls = starttlsRequired
-	case "off":
+	case "none", "off":
 		s.starttls = starttlsOff
 	default:
-		return nil, fmt.Errorf("mail: smtp url: starttls must be opportunistic, required or off, not %q", v)
+		return nil, fmt.Errorf("mail: smtp url: starttls must be required, none or opportunistic, not %q", v)
 	}
 	if s.implicit && q.Has("starttls") {
 		return nil, errors.New("mail: smtp url: starttls does not apply to smtps (which is TLS from the start)")

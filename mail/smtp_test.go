@@ -254,6 +254,33 @@ func TestSMTPSender_Auth(t *testing.T) {
 		}
 		checkSafeError(t, err, "wrong-pw-123", "relayuser")
 	})
+	t.Run("NoSTARTTLSOffered", func(t *testing.T) {
+		// A relay that offers no STARTTLS, with credentials in the URL and
+		// no starttls parameter: nothing may cross the wire in clear.
+		plain := mailtest.Start(t, mailtest.WithAuth("relayuser", pass))
+		s := mustSMTP(t, mail.SMTPConfig{URL: plain.URL()})
+		err := s.Send(context.Background(), tokenMessage(t, "bob@example.com"))
+		if err == nil || errors.Is(err, safereset.ErrMailPermanent) {
+			t.Fatalf("Send: %v, want a temporary error", err)
+		}
+		if !strings.Contains(err.Error(), "STARTTLS required but not offered") {
+			t.Errorf("error %q does not say STARTTLS is required", err)
+		}
+		checkSafeError(t, err, pass, "relayuser")
+		if n := len(plain.Messages()); n != 0 {
+			t.Fatalf("%d messages delivered over a clear connection", n)
+		}
+	})
+	t.Run("NoSTARTTLSOptOut", func(t *testing.T) {
+		plain := mailtest.Start(t, mailtest.WithAuth("relayuser", pass))
+		s := mustSMTP(t, mail.SMTPConfig{URL: plain.URL() + "?starttls=none"})
+		if err := s.Send(context.Background(), tokenMessage(t, "bob@example.com")); err != nil {
+			t.Fatalf("Send with starttls=none: %v", err)
+		}
+		if m := plain.WaitFor(1, waitTimeout)[0]; m.AuthUser != "relayuser" || m.TLS {
+			t.Errorf("AuthUser %q TLS %v", m.AuthUser, m.TLS)
+		}
+	})
 	t.Run("NoCredentials", func(t *testing.T) {
 		s := mustSMTP(t, mail.SMTPConfig{URL: "smtp://" + srv.Addr(), CAFile: srv.CAFile()})
 		err := s.Send(context.Background(), tokenMessage(t, "bob@example.com"))
@@ -282,6 +309,7 @@ func TestNewSMTPSender_Errors(t *testing.T) {
 		{"Path", mail.SMTPConfig{URL: "smtp://u:" + pw + "@host/x"}, "no path"},
 		{"UnknownParam", mail.SMTPConfig{URL: "smtp://u:" + pw + "@host?tls=yes"}, "unknown parameter"},
 		{"BadStarttls", mail.SMTPConfig{URL: "smtp://u:" + pw + "@host?starttls=maybe"}, "starttls must be"},
+		{"OpportunisticWithCredentials", mail.SMTPConfig{URL: "smtp://u:" + pw + "@host?starttls=opportunistic"}, "in clear"},
 		{"StarttlsOnSMTPS", mail.SMTPConfig{URL: "smtps://u:" + pw + "@host?starttls=required"}, "smtps"},
 		{"EmptyUser", mail.SMTPConfig{URL: "smtp://:" + pw + "@host"}, "empty user"},
 		{"BadFrom", mail.SMTPConfig{URL: "smtp://u:" + pw + "@host", From: "nope"}, "from address"},

@@ -23,6 +23,15 @@ import (
 // and the CLI, not the public contract, so it says what went wrong in words.
 type adminError struct {
 	Error string `json:"error"`
+	// Code is the catalog code where one applies (ER001 for an address
+	// ValidEmail refuses), so scripts need not match on the text.
+	Code safereset.Code `json:"code,omitempty"`
+}
+
+// badEmail is the admin API's answer for an address ValidEmail refuses:
+// 400 with the public API's code for it.
+func badEmail() *HTTPError {
+	return &HTTPError{Code: fiber.StatusBadRequest, Msg: msgUserEmail, Codes: safereset.Codes{safereset.ER001: {}}}
 }
 
 // adminAuth checks the admin bearer token in constant time.
@@ -83,7 +92,7 @@ const (
 func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, *HTTPError) {
 	bad := func(msg string) *HTTPError { return &HTTPError{Code: fiber.StatusBadRequest, Msg: msg} }
 	if !safereset.ValidEmail(in.EmailAddress) {
-		return safereset.User{}, bad(msgUserEmail)
+		return safereset.User{}, badEmail()
 	}
 	if !safereset.ValidLocale(in.Locale) {
 		return safereset.User{}, bad(msgUserLocale)
@@ -147,8 +156,9 @@ type importResult struct {
 }
 
 type importError struct {
-	Line  int    `json:"line"`
-	Error string `json:"error"`
+	Line  int            `json:"line"`
+	Error string         `json:"error"`
+	Code  safereset.Code `json:"code,omitempty"`
 	// Skipped marks a line left out on purpose (the user exists), not a
 	// failure.
 	Skipped bool `json:"skipped,omitempty"`
@@ -163,10 +173,10 @@ func handleUserImport(d *Deps) fiber.Handler {
 		sc := bufio.NewScanner(bytes.NewReader(rawBody(c)))
 		sc.Buffer(make([]byte, 64<<10), 64<<10)
 		line := 0
-		bad := func(msg string) {
+		bad := func(msg string, code safereset.Code) {
 			res.Failed++
 			if len(res.Errors) < maxImportErrors {
-				res.Errors = append(res.Errors, importError{Line: line, Error: msg})
+				res.Errors = append(res.Errors, importError{Line: line, Error: msg, Code: code})
 			}
 		}
 		for sc.Scan() {
@@ -179,7 +189,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 			dec := json.NewDecoder(bytes.NewReader(text))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&in); err != nil {
-				bad(importDecodeProblem(err))
+				bad(importDecodeProblem(err), "")
 				continue
 			}
 			u, herr := newUser(c, d, in)
@@ -191,7 +201,11 @@ func handleUserImport(d *Deps) fiber.Handler {
 					d.Logger.Error("import: line failed", "request_id", requestIDOf(c), "line", line, "error", herr.Err.Error())
 					msg = msgUserHashLine
 				}
-				bad(msg)
+				var code safereset.Code
+				if herr.Codes.Has(safereset.ER001) {
+					code = safereset.ER001
+				}
+				bad(msg, code)
 				continue
 			}
 			switch _, err := d.Store.CreateUser(c.UserContext(), u); {
@@ -207,7 +221,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 			}
 		}
 		if err := sc.Err(); err != nil {
-			bad("line too long (over 64 KiB); import stopped here")
+			bad("line too long (over 64 KiB); import stopped here", "")
 		}
 		d.Logger.Info("users imported", "request_id", requestIDOf(c), "imported", res.Imported, "skipped", res.Skipped, "failed", res.Failed)
 		return c.JSON(res)
@@ -219,6 +233,9 @@ func handleUserVerify(d *Deps) fiber.Handler {
 		var in adminUser
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
+		}
+		if !safereset.ValidEmail(in.EmailAddress) {
+			return badEmail()
 		}
 		u, err := d.Store.UserByEmail(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
 		switch {
@@ -240,6 +257,9 @@ func handleUserDelete(d *Deps) fiber.Handler {
 		var in adminUser
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
+		}
+		if !safereset.ValidEmail(in.EmailAddress) {
+			return badEmail()
 		}
 		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
 		switch {
@@ -347,7 +367,7 @@ func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 		case err != nil:
 			return internal(fmt.Errorf("admin: issue jwt: %w", err))
 		}
-		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", in.Subject, "ttl", ttl.String())
+		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", clientName(d.LabelKey, in.Subject), "ttl", ttl.String())
 		return c.JSON(fiber.Map{"token": tok})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +77,7 @@ func authenticate(d *Deps) fiber.Handler {
 				codes.Add(code)
 				break
 			}
-			c.Locals(localsClient, "jwt:"+clientName(subject))
+			c.Locals(localsClient, "jwt:"+clientName(d.LabelKey, subject))
 			return c.Next()
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
@@ -164,18 +163,4 @@ func lookupAPIKey(c *fiber.Ctx, d *Deps, keys []string) (name string, code safer
 		return "", safereset.ER805, nil
 	}
 	return k.Name, "", nil
-}
-
-// clientName is how a JWT subject appears on log lines and in the client
-// metric label. A subject made only of name characters is used as it is;
-// anything else (an email address an identity provider uses as sub,
-// quotes, spaces) becomes "sha256:" and 12 hex digits of its hash: stable
-// enough to tell clients apart, with no personal data and a fixed
-// alphabet.
-func clientName(subject string) string {
-	if validName(subject) && !strings.Contains(subject, "@") {
-		return subject
-	}
-	sum := sha256.Sum256([]byte(subject))
-	return "sha256:" + hex.EncodeToString(sum[:6])
 }

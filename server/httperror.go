@@ -68,6 +68,10 @@ func adminFail(status int, msg string) error { return &HTTPError{Code: status, M
 // request id finds the cause in the log.
 const adminInternalMsg = "internal error; see the server log (request id %s)"
 
+// msgUnreadable is the admin API's answer to a request the HTTP layer
+// could not read.
+const msgUnreadable = "the request could not be read"
+
 // adminBodyTooLarge is the admin API's answer to a body over AdminBodyLimit.
 const adminBodyTooLarge = "request body is too large"
 
@@ -110,7 +114,11 @@ func renderAdmin(c *fiber.Ctx, e *HTTPError) error {
 			msg = http.StatusText(status)
 		}
 	}
-	return c.Status(status).JSON(adminError{msg})
+	ae := adminError{Error: msg}
+	if status < 500 && len(e.Codes) == 1 {
+		ae.Code = e.Codes.Sorted()[0]
+	}
+	return c.Status(status).JSON(ae)
 }
 
 // publicErrors and adminErrors are the error handlers of the two listeners.
@@ -120,7 +128,7 @@ func publicErrors(logger *slog.Logger) fiber.ErrorHandler {
 
 func adminErrors(logger *slog.Logger) fiber.ErrorHandler {
 	return errorHandler(logger, renderAdmin, func(c *fiber.Ctx) error {
-		return c.Status(fiber.StatusRequestEntityTooLarge).JSON(adminError{adminBodyTooLarge})
+		return c.Status(fiber.StatusRequestEntityTooLarge).JSON(adminError{Error: adminBodyTooLarge})
 	})
 }
 
@@ -141,10 +149,17 @@ func errorHandler(logger *slog.Logger, r render, tooLarge func(*fiber.Ctx) error
 			switch {
 			case fe.Code == fiber.StatusRequestEntityTooLarge:
 				return tooLarge(c)
+			case fe.Code >= 400 && fe.Code < 500 && fe.Code != fiber.StatusNotFound && fe.Code != fiber.StatusMethodNotAllowed && c.Locals(localsRoute) == nil:
+				// A request the HTTP layer refused before routing (an
+				// unparsable head such as Content-Length: -1, headers over
+				// the limit, a read timeout): its body could not be read,
+				// which counts as every field missing (SPEC §2.4). Its head
+				// is not trusted either, so its route is unknown: ER003 is
+				// the code an empty body gets on every route.
+				return r(c, &HTTPError{Code: fiber.StatusBadRequest, Msg: msgUnreadable, Codes: safereset.Codes{safereset.ER003: {}}})
 			case fe.Code >= 400 && fe.Code < 500:
-				// Unknown route or method, a request the HTTP layer could
-				// not parse, a read timeout, headers over the limit: not a
-				// documented answer of any route, so a bare status.
+				// Unknown route or method: not a documented answer of any
+				// route, so a bare status.
 				c.Response().ResetBody()
 				c.Status(fe.Code)
 				return nil

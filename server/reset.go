@@ -181,7 +181,7 @@ func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
 
 	var verdict *safereset.Verdict
 	if r.passwordLengthOK() {
-		v, err := breachCheck(ctx, d, r.Password, emailKey)
+		v, err := breachCheck(ctx, d, r.Password, emailKey, tokErr == nil)
 		if err != nil {
 			// Fail closed: a password that could not be checked is not set.
 			return internal(fmt.Errorf("reset: breach check: %w", err))
@@ -219,7 +219,13 @@ func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
 
 // breachCheck checks a new password against the breach filter and its
 // strength, inside a hashing slot, and counts the result.
-func breachCheck(ctx context.Context, d *Deps, pw, emailKey string) (safereset.Verdict, error) {
+// breachCheck judges the new password. The strength estimate (about a
+// millisecond of zxcvbn, in a hashing slot) runs only when canSucceed: for
+// a request carrying the live token of its address (SPEC §2.4). A guess is
+// answered from the cheap rules, outside the slots, so refusing one costs
+// what a validation error costs; the live token's request still gets
+// every code.
+func breachCheck(ctx context.Context, d *Deps, pw, emailKey string, canSucceed bool) (safereset.Verdict, error) {
 	// The normalized (trimmed) address: with the raw string, a leading
 	// space made the local part " alicia" and let "alicia-…" through. The
 	// checker derives the local part.
@@ -231,7 +237,9 @@ func breachCheck(ctx context.Context, d *Deps, pw, emailKey string) (safereset.V
 		v   safereset.Verdict
 		err error
 	)
-	if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw, inputs) }); derr != nil {
+	if quick, ok := d.Breach.(safereset.QuickChecker); ok && !canSucceed {
+		v, err = quick.CheckQuick(pw, inputs)
+	} else if derr := d.Hasher.Do(ctx, func() { v, err = d.Breach.Check(pw, inputs) }); derr != nil {
 		err = derr
 	}
 	switch {

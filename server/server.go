@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,10 @@ type Deps struct {
 	// unlimited). Each can pin up to HardBodyLimit plus
 	// ReadBufferSize for ReadTimeout.
 	MaxConnsPerIP int
+	// LabelKey keys the HMAC that stands in for a JWT subject that is not a
+	// plain name (an email address) on log lines and metric labels; empty:
+	// a random key for this process (labels change on restart).
+	LabelKey []byte
 }
 
 func (d *Deps) defaults() error {
@@ -66,6 +71,12 @@ func (d *Deps) defaults() error {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if len(d.LabelKey) == 0 {
+		d.LabelKey = make([]byte, LabelKeySize)
+		if _, err := rand.Read(d.LabelKey); err != nil {
+			return err
+		}
 	}
 	if d.TokenTTL <= 0 {
 		d.TokenTTL = time.Hour
@@ -130,6 +141,10 @@ func fiberConfig(bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
 		UnescapePath:       false,
 		EnableIPValidation: true,
 		Concurrency:        MaxConnections,
+		// A multipart body is a body like any other (not JSON: every field
+		// missing), answered after authentication; parsed while reading,
+		// a malformed one was refused before any handler ran.
+		DisablePreParseMultipartForm: true,
 	}
 }
 

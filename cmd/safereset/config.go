@@ -62,7 +62,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.breachFilter, "breach-filter", "", "breach filter file built by `safereset breach build` (default: the embedded common-password list)")
 	fs.BoolVar(&c.breachInMemory, "breach-in-memory", false, "after start-up, copy the mapped filter into huge-page memory in the background (costs its size in RAM; helps when the file sits in the page cache on small pages)")
 	fs.IntVar(&c.minStrength, "min-strength", 3, "minimum zxcvbn score 0-4 for a new password (0 disables)")
-	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required) or smtps://; empty writes .eml files to <data-dir>/outbox")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (with credentials STARTTLS is required; ?starttls=none opts out, sending them in clear) or smtps://; empty writes .eml files to <data-dir>/outbox")
 	fs.StringVar(&c.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password, so it need not sit in --smtp-url where /proc/<pid>/cmdline shows it (--smtp-url then names only the user)")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin token (at least 32 characters); default: SAFERESET_ADMIN_TOKEN, else <data-dir>/admin.token, generated")
 	fs.StringVar(&c.smtpCAFile, "smtp-ca-file", "", "PEM CA bundle for a private SMTP relay")

@@ -102,11 +102,15 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
+	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
+	if err != nil {
+		return nil, fmt.Errorf("client label key: %w", err)
+	}
 	deps := server.Deps{
 		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
-		MaxConnsPerIP: c.maxConnsPerIP,
+		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
 	if deps.ResetPage, err = resetPage(c); err != nil {
 		return nil, err
@@ -212,7 +216,11 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
 		if err := v.Verify(); err != nil {
-			errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			// A file changed in place is not corrupt at rest: the server
+			// stays up, unready and failing closed, until a reload.
+			if !errors.Is(err, breach.ErrFileChanged) {
+				errc <- fmt.Errorf("breach filter %s: %w", source, err)
+			}
 			return
 		}
 		v.verified.Store(true)
@@ -220,12 +228,25 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 	return errc
 }
 
+// Reload swaps in a new filter; VerifyOnReload has checked its checksum in
+// full, so it is verified.
+func (v *verifiedChecker) Reload(path string) error {
+	if err := v.Checker.Reload(path); err != nil {
+		return err
+	}
+	v.verified.Store(true)
+	return nil
+}
+
 // Ping is the filter's part of readiness.
 func (v *verifiedChecker) Ping(context.Context) error {
-	switch {
-	case v.Info().Bits == 0:
+	if v.Info().Bits == 0 {
 		return errors.New("breach filter not loaded")
-	case !v.verified.Load():
+	}
+	if err := v.Problem(); err != nil {
+		return err
+	}
+	if !v.verified.Load() {
 		return errors.New("breach filter: verifying checksum")
 	}
 	return nil
