@@ -120,8 +120,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 			uid              *uint64
 			email, key, hash *string
 			created, changed *time.Time
+			locale           *string
 		)
-		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed); err != nil {
+		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale); err != nil {
 			return err
 		}
 		switch {
@@ -130,7 +131,7 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		case uid == nil:
 			return safereset.ErrTokenExpired
 		}
-		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed)}
+		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale}
 		return nil
 	})
 	if err != nil {

@@ -9,7 +9,8 @@ import (
 )
 
 // testUserLocale: a user's locale is stored with it and comes back from
-// every read, including the one a token request renders its mail from.
+// every read, including the ones the token and confirmation mails are
+// rendered from.
 func testUserLocale(t *testing.T, open Open) {
 	db, clk := fresh(t, open)
 	ctx := context.Background()
@@ -34,6 +35,11 @@ func testUserLocale(t *testing.T, open Open) {
 			})
 		if err != nil || seen != tc.locale {
 			t.Errorf("RequestReset composed for locale %q (%v), want %q", seen, err, tc.locale)
+		}
+		// The confirmation mail is composed from the user ResetPassword returns.
+		after, err := db.ResetPassword(ctx, u.EmailKey, hashOf(tc.email), "$argon2id$v=19$m=65536,t=1,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g", clk.Now())
+		if err != nil || after.Locale != tc.locale {
+			t.Errorf("ResetPassword returned locale %q (%v), want %q", after.Locale, err, tc.locale)
 		}
 	}
 }
