@@ -65,7 +65,7 @@ type ComposerConfig struct {
 }
 
 // Languages are the shipped mail languages; the first is the fallback.
-var Languages = []string{"en", "nl", "de", "fr", "es"}
+var Languages = safereset.Locales()
 
 // The subject templates (text/template, rendered to one line).
 const (

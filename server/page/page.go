@@ -137,7 +137,7 @@ func execute(w io.Writer, t *template.Template, v view) error {
 }
 
 // Languages are the shipped languages, the first the fallback.
-var Languages = []string{"en", "nl", "de", "fr", "es"}
+var Languages = safereset.Locales()
 
 // Supported reports whether lang is a shipped language.
 func Supported(lang string) bool {
