@@ -34,6 +34,7 @@ func backupKeyFiles() []string {
 		ratelimit.SecretFile, // HMAC key of the per-address buckets
 		"admin.token",        // the admin API token
 		"outbox.key",         // seals queued mails at rest
+		pageKeyFile,          // binds each reset form to its token
 	}
 }
 
