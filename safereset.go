@@ -98,6 +98,9 @@ var (
 	ErrTokenExpired = errors.New("reset token expired")
 	// ErrAPIKeyNotFound is returned when no API key matches.
 	ErrAPIKeyNotFound = errors.New("api key not found")
+	// ErrAPIKeyExists is returned when creating an API key whose ID or hash
+	// is already stored.
+	ErrAPIKeyExists = errors.New("api key already exists")
 	// ErrMailNotFound is returned when an outbox entry no longer exists.
 	ErrMailNotFound = errors.New("outbox entry not found")
 	// ErrMailClaimLost is returned by DeleteMail and RescheduleMail when the
@@ -138,8 +141,8 @@ type Store interface {
 
 	// ClaimMail leases up to limit outbox entries whose NextAttempt is not
 	// after now, oldest first, in one transaction: each returned entry
-	// carries a new Claim, and its stored NextAttempt becomes now+lease so
-	// no other caller (another replica) gets it until the lease runs out.
+	// carries a new Claim, and its NextAttempt becomes now+lease so no
+	// other caller (another replica) gets it until the lease runs out.
 	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxEntry, error)
 	// NextMailAt returns the earliest NextAttempt in the outbox (zero if empty).
 	NextMailAt(ctx context.Context) (time.Time, error)
@@ -273,4 +276,14 @@ type LimitResult struct {
 // zero LimitResult (Limit 0) and never Reached.
 type Limiter interface {
 	Take(ctx context.Context, route LimitRoute, kind LimitKind, key string) (LimitResult, error)
+}
+
+// Dump is everything a store holds, for `safereset store copy` between
+// engines. Outbox entries carry their messages in clear: a dump lives only
+// in memory, and each engine seals what it stores.
+type Dump struct {
+	Users   []User
+	Tokens  []ResetToken
+	APIKeys []APIKey
+	Outbox  []OutboxEntry
 }

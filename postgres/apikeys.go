@@ -14,7 +14,7 @@ import (
 
 // ErrAPIKeyExists is returned by CreateAPIKey when the key's ID or hash is
 // already stored.
-var ErrAPIKeyExists = errors.New("api key already exists")
+var ErrAPIKeyExists = safereset.ErrAPIKeyExists
 
 // CreateAPIKey stores k; CreatedAt defaults to the clock.
 func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey) error {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,9 +31,9 @@ func (db *DB) EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64,
 		return 0, err
 	}
 	var id uint64
-	err = db.pool.QueryRow(ctx, `INSERT INTO outbox (message, created_at, not_after, attempts, next_attempt, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError).Scan(&id)
+	err = db.pool.QueryRow(ctx, `INSERT INTO outbox (kind, message, created_at, not_after, attempts, next_attempt, last_error)
+		VALUES ($7, $1, $2, $3, $4, $5, $6) RETURNING id`,
+		sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, string(e.Message.Kind)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: enqueue mail: %w", err)
 	}
@@ -50,15 +49,10 @@ func (db *DB) ClaimMail(ctx context.Context, now time.Time, limit int, lease tim
 	}
 	rows, err := db.pool.Query(ctx, `WITH due AS (
 			SELECT id FROM outbox WHERE next_attempt <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-		), claims AS (
-			SELECT id, nextval('outbox_claims') AS claim FROM due
-		), old AS (
-			SELECT o.id, o.next_attempt FROM outbox o JOIN due USING (id)
 		)
-		UPDATE outbox o SET claim = c.claim, next_attempt = $3
-		FROM claims c, old
-		WHERE o.id = c.id AND old.id = c.id
-		RETURNING o.id, o.message, o.created_at, o.not_after, o.attempts, old.next_attempt, o.last_error, o.claim`,
+		UPDATE outbox o SET claim = nextval('outbox_claims'), next_attempt = $3
+		FROM due WHERE o.id = due.id
+		RETURNING o.id, o.kind, o.message, o.created_at, o.not_after, o.attempts, o.next_attempt, o.last_error, o.claim`,
 		ts(now), limit, ts(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim mail: %w", err)
@@ -150,15 +144,15 @@ func (db *DB) scanEntry(r pgx.Row) (safereset.OutboxEntry, error) {
 		notAfter *time.Time
 		claim    int64
 	)
-	if err := r.Scan(&id, &sealed, &e.CreatedAt, &notAfter, &e.Attempts, &e.NextAttempt, &e.LastError, &claim); err != nil {
+	var kind string
+	if err := r.Scan(&id, &kind, &sealed, &e.CreatedAt, &notAfter, &e.Attempts, &e.NextAttempt, &e.LastError, &claim); err != nil {
 		return e, err
 	}
+	// A message this key cannot open is handed over marked, so the
+	// worker drops it instead of the whole outbox stalling on it.
 	raw, err := db.outbox.Open(sealed, outboxAAD)
-	if err != nil {
-		return e, fmt.Errorf("outbox entry %d: %w", id, err)
-	}
-	if err := json.Unmarshal(raw, &e.Message); err != nil {
-		return e, fmt.Errorf("outbox entry %d: %w", id, errors.New("undecodable message"))
+	if err != nil || json.Unmarshal(raw, &e.Message) != nil {
+		e.Message, e.Unreadable = safereset.Message{Kind: safereset.MailKind(kind)}, true
 	}
 	e.ID, e.Claim = uint64(id), uint64(claim)
 	e.CreatedAt, e.NotAfter, e.NextAttempt = e.CreatedAt.UTC(), fromNull(notAfter), e.NextAttempt.UTC()

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +52,8 @@ type DB struct {
 	pool   *pgxpool.Pool
 	now    func() time.Time
 	outbox *seal.Box
+	// sweeps counts rate-limit takes between sweeps of ended windows.
+	sweeps atomic.Uint64
 }
 
 var _ safereset.Store = (*DB)(nil)
@@ -58,8 +61,12 @@ var _ safereset.Store = (*DB)(nil)
 // IsURL reports whether s names a PostgreSQL database (a postgres:// or
 // postgresql:// URL, or a libpq key=value DSN) rather than a file path.
 func IsURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") ||
-		strings.Contains(s, "=") && !strings.ContainsAny(s, "/\\")
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return true
+	}
+	// A DSN starts with a keyword: "host=/run/postgresql dbname=x".
+	key, _, ok := strings.Cut(strings.TrimSpace(s), "=")
+	return ok && key != "" && strings.Trim(key, "abcdefghijklmnopqrstuvwxyz_") == ""
 }
 
 // Open connects to the database at url, checks that its schema is the one
@@ -205,6 +212,10 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Backup(context.Context, io.Writer) (int64, error) {
 	return 0, ErrBackupUnsupported
 }
+
+// BackupSupported reports false: the admin API tells the operator to use
+// pg_dump.
+func (db *DB) BackupSupported() bool { return false }
 
 // Close closes every connection.
 func (db *DB) Close() error {

@@ -14,12 +14,12 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // mustOpen migrates a new database and opens it with the clock now.
-func mustOpen(t *testing.T, now func() time.Time) *postgres.DB {
+func mustOpen(t testing.TB, now func() time.Time) *postgres.DB {
 	t.Helper()
-	url := pgtest.New(t)
-	if _, err := postgres.Migrate(context.Background(), url); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	url := pgtest.NewFromTemplate(t, func(url string) error {
+		_, err := postgres.Migrate(context.Background(), url)
+		return err
+	})
 	db, err := postgres.Open(context.Background(), url, postgres.Options{Now: now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -31,3 +31,6 @@ func mustOpen(t *testing.T, now func() time.Time) *postgres.DB {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Store { return mustOpen(t, now) })
 }
+
+// openBench opens a migrated database for a benchmark, on the real clock.
+func openBench(b *testing.B) *postgres.DB { return mustOpen(b, time.Now) }

@@ -29,6 +29,11 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		found = false
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 		if errors.Is(err, safereset.ErrUserNotFound) {
+			// The same work as for a known address: render and seal a
+			// mail (never stored), then commit one small write.
+			if msg, _, err := compose(safereset.User{Email: emailKey, EmailKey: emailKey}); err == nil {
+				_, _ = db.sealMessage(msg)
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO request_decoys (slot, n) VALUES ($1, 1)
 				ON CONFLICT (slot) DO UPDATE SET n = request_decoys.n + 1`, int(tok.Hash[0]))
 			return err
@@ -57,8 +62,8 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 			), token AS (
 				INSERT INTO reset_tokens (hash, user_id, created_at, expires_at) VALUES ($4, $1, $5, $6)
 			)
-			INSERT INTO outbox (message, created_at, not_after, next_attempt) VALUES ($7, $2, $8, $2)`,
-			u.ID, now, maxOutstanding-1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter))
+			INSERT INTO outbox (kind, message, created_at, not_after, next_attempt) VALUES ($9, $7, $2, $8, $2)`,
+			u.ID, now, maxOutstanding-1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind))
 		return err
 	})
 	if err != nil {

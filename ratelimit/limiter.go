@@ -80,6 +80,15 @@ func NewMemoryStore(cleanup time.Duration) Store {
 // ululeStore adapts any ulule/limiter store to Store.
 type ululeStore struct{ s limiter.Store }
 
+// Ping reports whether a remote store (Redis) answers; a store that has
+// nothing to ping reports nil.
+func (u ululeStore) Ping(ctx context.Context) error {
+	if p, ok := u.s.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
 func (u ululeStore) Increment(ctx context.Context, key string, rate Rate) (safereset.LimitResult, error) {
 	c, err := u.s.Increment(ctx, key, 1, limiter.Rate{Limit: rate.Limit, Period: rate.Period})
 	if err != nil {

@@ -395,6 +395,11 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 
 func handleBackup(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// An engine with its own backup tools (PostgreSQL) says so, rather
+		// than have the CLI receive something that is not a backup.
+		if b, ok := d.Store.(interface{ BackupSupported() bool }); ok && !b.BackupSupported() {
+			return adminFail(fiber.StatusNotImplemented, "this server keeps its data in PostgreSQL: back it up with pg_dump")
+		}
 		c.Set(fiber.HeaderContentType, "application/octet-stream")
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="safereset.db"`)
 		reqID := requestIDOf(c)

@@ -82,7 +82,7 @@ func authenticate(d *Deps) fiber.Handler {
 		case hasKey:
 			name, code, err := lookupAPIKey(c, d, keys)
 			if err != nil {
-				return internal(fmt.Errorf("auth: look up api key: %w", err))
+				return unavailable(c, fmt.Errorf("auth: look up api key: %w", err))
 			}
 			if code != "" {
 				codes.Add(code)

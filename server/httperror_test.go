@@ -196,8 +196,12 @@ func TestErrorPath_CauseNeverInBody(t *testing.T) {
 				exchange{method: "POST", body: `{"emailAddress":"a@example.com"}`, wantStatus: 503}},
 			{"CheckTokenStore", nil, map[string]bool{"CheckToken": true},
 				exchange{method: "PATCH", body: patch, wantStatus: 500}},
+			// SPEC §10: an unreachable database answers a token request
+			// ER354 (503), a reset ER999.
 			{"APIKeyLookup", nil, map[string]bool{"APIKeyByHash": true},
-				exchange{method: "POST", body: `{"emailAddress":"a@example.com"}`, wantStatus: 500}},
+				exchange{method: "POST", body: `{"emailAddress":"a@example.com"}`, wantStatus: 503}},
+			{"APIKeyLookupReset", nil, map[string]bool{"APIKeyByHash": true},
+				exchange{method: "PATCH", body: patch, wantStatus: 500}},
 			{"BreachCheck", failingChecker{}, nil,
 				exchange{method: "PATCH", body: patch, wantStatus: 500}},
 		} {

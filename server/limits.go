@@ -15,6 +15,17 @@ import (
 // authentication, per email address once the body is read, and the
 // X-RateLimit-* headers of the tightest bucket a request was counted in.
 
+// unavailable answers a request that a store failure stopped (the
+// database or the limiter's store is down): refused, never let through
+// unlimited or half done. A token request gets ER354, as when queuing its
+// mail fails; a reset ER999.
+func unavailable(c *fiber.Ctx, cause error) error {
+	if routeOf(c) == safereset.RouteRequest {
+		return failCause(safereset.ER354, cause)
+	}
+	return internal(cause)
+}
+
 // limitIP applies the per-IP limit of route; it runs before authentication.
 func limitIP(d *Deps, route safereset.Route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -24,7 +35,7 @@ func limitIP(d *Deps, route safereset.Route) fiber.Handler {
 		}
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitIP, ip)
 		if err != nil {
-			return internal(fmt.Errorf("ratelimit: ip: %w", err))
+			return unavailable(c, fmt.Errorf("ratelimit: ip: %w", err))
 		}
 		ls := limitsOf(c)
 		ls.add(res)
@@ -62,7 +73,7 @@ func limitEmail(c *fiber.Ctx, d *Deps, route safereset.Route, email string) (boo
 	if d.Limiter != nil && email != "" && safereset.ValidEmail(email) {
 		res, err := d.Limiter.Take(c.UserContext(), route, safereset.LimitEmail, email)
 		if err != nil {
-			return true, internal(fmt.Errorf("ratelimit: email: %w", err))
+			return true, unavailable(c, fmt.Errorf("ratelimit: email: %w", err))
 		}
 		ls.add(res)
 		if res.Reached {

@@ -34,7 +34,7 @@ var ErrSchema = errors.New("unknown database schema version")
 
 // ErrAPIKeyExists is returned by CreateAPIKey when the key's ID or hash is
 // already stored.
-var ErrAPIKeyExists = errors.New("api key already exists")
+var ErrAPIKeyExists = safereset.ErrAPIKeyExists
 
 // Bucket names and meta keys. Keys are described next to each bucket.
 const (

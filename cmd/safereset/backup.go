@@ -56,6 +56,11 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if _, err := os.Stat(out); err == nil && !*force {
 		return fmt.Errorf("%s exists; use --force to overwrite it", out)
 	}
+	if getenv("SAFERESET_DATABASE_URL") != "" {
+		// The server's admin API answers the same; saying it here spares
+		// the operator a data dir that PostgreSQL mode does not have.
+		return errors.New("the data is in PostgreSQL: back it up with pg_dump")
+	}
 	// The keys are read first: a data dir that is not the server's, or
 	// unreadable by this user, fails before a large download.
 	keys, err := readKeyFiles(af.dataDir)

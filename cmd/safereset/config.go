@@ -9,12 +9,15 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/safereset/safereset/clientip"
+	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/password"
+	"github.com/safereset/safereset/postgres"
 )
 
 // serveConfig is every setting of `safereset serve`.
@@ -45,6 +48,9 @@ type serveConfig struct {
 
 	jwtSecretFile, jwtPublicKeys, jwtJWKS, jwtIssuer, jwtAudience, jwtAlgorithms, jwtNotBefore string
 	jwtLeeway, jwtMaxLifetime                                                                  time.Duration
+
+	databaseURL, ratelimitURL string
+	mailLease                 time.Duration
 
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
@@ -95,6 +101,9 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.jwtLeeway, "jwt-leeway", 30*time.Second, "clock-skew leeway for exp, nbf and iat")
 	fs.DurationVar(&c.jwtMaxLifetime, "jwt-max-lifetime", 720*time.Hour, "longest lifetime (exp - iat) of a client JWT that is accepted")
 	fs.StringVar(&c.jwtNotBefore, "jwt-not-before", "", "RFC 3339 time; JWTs issued before it are rejected (revokes all older tokens)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL database shared by every replica (postgres://user@host/db, postgresql://… or a key=value DSN); empty keeps the bbolt file <data-dir>/safereset.db")
+	fs.StringVar(&c.ratelimitURL, "ratelimit-url", "", "Redis for the rate limits (redis://host:port/db or rediss://…); empty: in memory with bbolt, in the database with --database-url")
+	fs.DurationVar(&c.mailLease, "mail-lease", mail.DefaultLease, "how long a claimed outbox mail stays with one replica before another may send it")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
@@ -126,6 +135,12 @@ func (c *serveConfig) validate() error {
 		return errors.New("--argon2-parallelism must be at most 255")
 	case c.minStrength < 0 || c.minStrength > 4:
 		return errors.New("--min-strength must be 0 to 4")
+	case c.databaseURL != "" && !postgres.IsURL(c.databaseURL):
+		return errors.New("--database-url must be a postgres:// or postgresql:// URL or a key=value DSN")
+	case c.ratelimitURL != "" && !strings.HasPrefix(c.ratelimitURL, "redis://") && !strings.HasPrefix(c.ratelimitURL, "rediss://"):
+		return errors.New("--ratelimit-url must be a redis:// or rediss:// URL")
+	case c.mailLease < 2*c.smtpTimeout:
+		return errors.New("--mail-lease must be at least twice --smtp-timeout")
 	case c.maxOutstanding < 1 || c.maxOutstanding > 100:
 		return errors.New("--max-outstanding-tokens must be between 1 and 100")
 	case c.argonMemory > math.MaxUint32 || c.argonTime > math.MaxUint32:

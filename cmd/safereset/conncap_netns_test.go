@@ -137,8 +137,8 @@ func TestConnCap_PerClientNetns(t *testing.T) {
 
 // served1 opens a keep-alive connection from local to server, sends one
 // GET and reports whether it was answered 200; the connection stays open
-// for the caller to hold. A connection over the cap is closed by the
-// server unanswered, which the read sees at once.
+// for the caller to hold. A connection over the cap is answered 429 and
+// closed at once, which the read sees without waiting.
 func served1(t *testing.T, local, server, path string) (net.Conn, bool) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
@@ -157,6 +157,10 @@ func served1(t *testing.T, local, server, path string) (net.Conn, bool) {
 		return nil, false
 	}
 	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		c.Close()
+		return nil, false
+	}
 	c.SetDeadline(time.Time{})
-	return c, resp.StatusCode == 200
+	return c, true
 }

@@ -68,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return withPrefix("restore", runRestore(ctx, rest, getenv, stdout, stderr))
 	case "completion":
 		return withPrefix("completion", runCompletion(rest, stdout))
+	case "migrate":
+		return withPrefix("migrate", runMigrate(ctx, rest, getenv, stdout, stderr))
+	case "store":
+		return withPrefix("store", runStore(ctx, rest, getenv, stdout, stderr))
 	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			if isHelp(rest[0]) {

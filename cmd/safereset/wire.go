@@ -21,16 +21,17 @@ import (
 	"github.com/safereset/safereset/password"
 	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/server"
-	"github.com/safereset/safereset/store"
 )
 
 // service is every long-lived part of `safereset serve`, each built once.
 type service struct {
-	db      *store.DB
+	db      engine
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
 	closers []func() error
+	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
+	limiterPing func(context.Context) error
 }
 
 // Close releases what wire opened, last opened first.
@@ -60,11 +61,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	outboxKey, err := loadOutboxKey(c.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	if s.db, err = store.Open(filepath.Join(c.dataDir, "safereset.db"), store.Options{Timeout: 2 * time.Second, OutboxKey: outboxKey}); err != nil {
+	if s.db, err = openEngine(c); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.db.Close)
@@ -81,11 +78,11 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := newLimiter(c)
+	limiter, err := newLimiter(c, s)
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := newVerifier(c, now)
+	verifier, err := newVerifier(c, now, s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +97,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
-		BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
+		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
 	if err != nil {
@@ -126,6 +123,15 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 				return nil
 			}),
 			s.checker,
+			server.PingerFunc(func(ctx context.Context) error {
+				if s.limiterPing == nil {
+					return nil
+				}
+				if err := s.limiterPing(ctx); err != nil {
+					return fmt.Errorf("rate-limit store: %w", err)
+				}
+				return nil
+			}),
 			server.PingerFunc(func(context.Context) error {
 				if !s.worker.Alive() {
 					return errors.New("outbox worker not running")
@@ -285,13 +291,17 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
 }
 
-func newLimiter(c *serveConfig) (safereset.Limiter, error) {
-	secret, err := ratelimit.LoadOrCreateSecret(c.dataDir)
+func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
+	secret, err := sharedKey(s.db, "ratelimit-hmac", ratelimit.MinSecretLen, func() ([]byte, error) { return ratelimit.LoadOrCreateSecret(c.dataDir) })
 	if err != nil {
 		return nil, fmt.Errorf("rate limit secret: %w", err)
 	}
+	st, err := limiterStore(c, s)
+	if err != nil {
+		return nil, err
+	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)
@@ -299,7 +309,7 @@ func newLimiter(c *serveConfig) (safereset.Limiter, error) {
 	return l, nil
 }
 
-func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error) {
+func newVerifier(c *serveConfig, now func() time.Time, db engine) (*jwtauth.Verifier, error) {
 	cfg := jwtauth.Config{
 		DataDir: c.dataDir, PublicKeyFile: c.jwtPublicKeys, JWKSFile: c.jwtJWKS,
 		Issuer: c.jwtIssuer, Audience: c.jwtAudience, Leeway: c.jwtLeeway, MaxLifetime: c.jwtMaxLifetime, Now: now,
@@ -310,6 +320,13 @@ func newVerifier(c *serveConfig, now func() time.Time) (*jwtauth.Verifier, error
 			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
 		cfg.HS256Secret, cfg.HS256Previous = splitSecrets(b)
+	} else if sharesKeys(db) && (c.jwtAlgorithms == "" || strings.Contains(strings.ToUpper(c.jwtAlgorithms), jwtauth.AlgHS256)) {
+		// Every replica must verify what any replica issued.
+		secret, err := sharedKey(db, "jwt-hs256", jwtauth.SecretSize, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		cfg.HS256Secret = secret
 	}
 	if c.jwtAlgorithms != "" {
 		for _, a := range strings.Split(c.jwtAlgorithms, ",") {

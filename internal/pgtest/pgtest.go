@@ -37,6 +37,9 @@ type Server struct {
 	dir  string
 	cmd  *exec.Cmd
 	seq  atomic.Int64
+
+	tmplOnce sync.Once
+	tmplErr  error
 }
 
 var (
@@ -67,6 +70,24 @@ func New(t testing.TB) string {
 		t.Fatalf("pgtest: %v", initErr)
 	}
 	return shared.NewDatabase(t)
+}
+
+// NewFromTemplate is New for a database cloned from a template that setup
+// prepares once per test binary (say, by migrating it), so each test pays
+// for a file copy instead of running setup again.
+func NewFromTemplate(t testing.TB, setup func(url string) error) string {
+	t.Helper()
+	New(t) // starts the server, or skips
+	shared.tmplOnce.Do(func() {
+		shared.tmplErr = shared.Exec(context.Background(), "CREATE DATABASE safereset_template TEMPLATE template1")
+		if shared.tmplErr == nil {
+			shared.tmplErr = setup(shared.URL("safereset_template"))
+		}
+	})
+	if shared.tmplErr != nil {
+		t.Fatalf("pgtest: template: %v", shared.tmplErr)
+	}
+	return shared.newDatabase(t, "safereset_template")
 }
 
 var errNoBinaries = errors.New("no PostgreSQL server binaries found")
@@ -207,9 +228,14 @@ func (s *Server) Exec(ctx context.Context, sql string) error {
 // when t ends.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
+	return s.newDatabase(t, "template1")
+}
+
+func (s *Server) newDatabase(t testing.TB, template string) string {
+	t.Helper()
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), s.seq.Add(1))
 	ctx := context.Background()
-	if err := s.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template1"); err != nil {
+	if err := s.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template+" STRATEGY FILE_COPY"); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -7,17 +7,16 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
-	"github.com/safereset/safereset/store"
 )
 
-func TestAPIKeys(t *testing.T) {
+func testAPIKeys(t *testing.T, open Open) {
 	ctx := context.Background()
-	db, _ := mustOpen(t)
+	db, _ := fresh(t, open)
 
 	keys := []safereset.APIKey{
-		{ID: "b", Name: "second", Hash: hashOf("kb"), CreatedAt: t0.Add(time.Minute)},
-		{ID: "c", Name: "first", Hash: hashOf("kc"), CreatedAt: t0},
-		{ID: "a", Name: "second-too", Hash: hashOf("ka"), CreatedAt: t0.Add(time.Minute)},
+		{ID: "b", Name: "second", Hash: hashOf("kb"), CreatedAt: T0.Add(time.Minute)},
+		{ID: "c", Name: "first", Hash: hashOf("kc"), CreatedAt: T0},
+		{ID: "a", Name: "second-too", Hash: hashOf("ka"), CreatedAt: T0.Add(time.Minute)},
 	}
 	for _, k := range keys {
 		if err := db.CreateAPIKey(ctx, k); err != nil {
@@ -35,7 +34,7 @@ func TestAPIKeys(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if err := db.CreateAPIKey(ctx, tt.key); !errors.Is(err, store.ErrAPIKeyExists) {
+				if err := db.CreateAPIKey(ctx, tt.key); !errors.Is(err, safereset.ErrAPIKeyExists) {
 					t.Errorf("err = %v, want ErrAPIKeyExists", err)
 				}
 			})
@@ -47,7 +46,7 @@ func TestAPIKeys(t *testing.T) {
 
 	t.Run("ByHash", func(t *testing.T) {
 		k, err := db.APIKeyByHash(ctx, hashOf("kb"))
-		if err != nil || k.ID != "b" || k.Name != "second" || k.Hash != hashOf("kb") || !k.CreatedAt.Equal(t0.Add(time.Minute)) || k.Revoked() {
+		if err != nil || k.ID != "b" || k.Name != "second" || k.Hash != hashOf("kb") || !k.CreatedAt.Equal(T0.Add(time.Minute)) || k.Revoked() {
 			t.Errorf("APIKeyByHash = %+v, %v", k, err)
 		}
 		if _, err := db.APIKeyByHash(ctx, hashOf("nope")); !errors.Is(err, safereset.ErrAPIKeyNotFound) {
@@ -70,7 +69,7 @@ func TestAPIKeys(t *testing.T) {
 	})
 
 	t.Run("Revoke", func(t *testing.T) {
-		first := t0.Add(time.Hour)
+		first := T0.Add(time.Hour)
 		if err := db.RevokeAPIKey(ctx, "a", first); err != nil {
 			t.Fatal(err)
 		}

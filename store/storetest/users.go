@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"github.com/safereset/safereset"
 )
 
-func TestUsers_CRUD(t *testing.T) {
+func testUsers_CRUD(t *testing.T, open Open) {
 	ctx := context.Background()
-	db, _ := mustOpen(t)
+	db, _ := fresh(t, open)
 
 	u, err := db.CreateUser(ctx, safereset.User{Email: " Alice@Example.com", PasswordHash: "$argon2id$a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID == 0 || u.EmailKey != "alice@example.com" || !u.CreatedAt.Equal(t0) {
+	if u.ID == 0 || u.EmailKey != "alice@example.com" || !u.CreatedAt.Equal(T0) {
 		t.Errorf("created user = %+v", u)
 	}
 	if u.Email != " Alice@Example.com" {
@@ -48,7 +48,7 @@ func TestUsers_CRUD(t *testing.T) {
 		t.Errorf("CountUsers = %d, %v; want 2", n, err)
 	}
 
-	at := t0.Add(time.Minute)
+	at := T0.Add(time.Minute)
 	if err := db.SetPasswordHash(ctx, "alice@example.com", "$argon2id$new", at); err != nil {
 		t.Fatal(err)
 	}
@@ -81,23 +81,23 @@ func TestUsers_CRUD(t *testing.T) {
 	}
 }
 
-func TestUsers_DeleteRemovesTokens(t *testing.T) {
+func testUsers_DeleteRemovesTokens(t *testing.T, open Open) {
 	ctx := context.Background()
-	db, _ := mustOpen(t)
+	db, _ := fresh(t, open)
 	mustCreateUser(t, db, "alice@example.com")
-	mustRequest(t, db, "alice@example.com", "t1", t0.Add(time.Hour))
+	mustRequest(t, db, "alice@example.com", "t1", T0.Add(time.Hour))
 	if err := db.DeleteUser(ctx, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	// A new account with the same address must not inherit the old token.
 	mustCreateUser(t, db, "alice@example.com")
-	if err := db.CheckToken(ctx, "alice@example.com", hashOf("t1"), t0); !errors.Is(err, safereset.ErrTokenInvalid) {
+	if err := db.CheckToken(ctx, "alice@example.com", hashOf("t1"), T0); !errors.Is(err, safereset.ErrTokenInvalid) {
 		t.Errorf("old token after delete and re-create: err = %v, want ErrTokenInvalid", err)
 	}
 	// The cleanup's Check proves no orphaned token records remain.
 }
 
-func TestUsers_EmailKeyIsNormalizeEmail(t *testing.T) {
+func testUsers_EmailKeyIsNormalizeEmail(t *testing.T, open Open) {
 	tests := []struct {
 		name   string
 		stored string
@@ -115,7 +115,7 @@ func TestUsers_EmailKeyIsNormalizeEmail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, _ := mustOpen(t)
+			db, _ := fresh(t, open)
 			want := mustCreateUser(t, db, tt.stored)
 			got, err := db.UserByEmail(ctx, safereset.NormalizeEmail(tt.lookup))
 			switch {

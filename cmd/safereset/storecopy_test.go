@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/pgtest"
+	"github.com/safereset/safereset/store"
+)
+
+var copiedRE = regexp.MustCompile(`^copied and verified: (\d+) users, (\d+) tokens, (\d+) API keys, (\d+) queued mails, (\d+) shared keys\n$`)
+
+// A deployment moved off bbolt keeps working: same users and passwords,
+// API keys, live tokens and queued mails; and it moves back.
+func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "--rate-ip", "0")
+	s.addUser(alice, oldPW)
+	if st := s.admin("POST", "/admin/v1/users", map[string]string{"emailAddress": "bob@example.com", "password": oldPW, "locale": "nl"}, nil); st != 201 {
+		t.Fatalf("create bob: %d", st)
+	}
+	key := s.apiKey("moved")
+	s.post(key, alice)
+	tok := s.waitToken(alice, 1)
+	s.Stop()
+
+	// A mail still queued when the old node stopped.
+	outboxKey, err := loadOutboxKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "safereset.db"), store.Options{OutboxKey: outboxKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EnqueueMail(context.Background(), safereset.OutboxEntry{
+		Message: safereset.Message{Kind: safereset.MailConfirmation, To: "bob@example.com", Subject: "queued", Text: "still queued"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	url := pgtest.New(t)
+	out, _, err := runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url)
+	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "2" {
+		t.Fatalf("store copy printed %q, %v; want 2 users, 1 token, 1 API key, 1 queued mail, 2 shared keys", out, err)
+	}
+	out, _, err = runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url)
+	if err == nil || !strings.Contains(err.Error(), "not empty") && !strings.Contains(err.Error(), "already holds data") {
+		t.Fatalf("second copy into the same database: %q, %v; want a refusal", out, err)
+	}
+
+	// Back into a new bbolt file: the counts are those of the source.
+	back := filepath.Join(t.TempDir(), "safereset.db")
+	out, _, err = runCmd(t, "store", "copy", "--from", url, "--to", back)
+	if err != nil {
+		t.Fatalf("copy back: %v", err)
+	}
+	m := copiedRE.FindStringSubmatch(out)
+	if m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "2" {
+		t.Fatalf("copy back printed %q; want 2 users, 1 token, 1 API key, 1 queued mail, 2 shared keys", out)
+	}
+
+	// The moved deployment: the old API key, password and live token work,
+	// and the queued mail goes out.
+	p := startServer(t, "", "--database-url", url, "--rate-ip", "0")
+	if !p.verify(alice, oldPW) {
+		t.Fatal("alice's password did not survive the copy")
+	}
+	if r := p.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
+		t.Fatalf("PATCH with the live token after the copy: %d %s", r.Status, r.Body)
+	}
+	waitFor(t, func() bool {
+		return len(p.mailsTo("bob@example.com", "still queued")) == 1
+	}, "the queued mail delivered after the move")
+
+	// Bob's locale moved with him: his next token mail is in Dutch.
+	if r := p.post(key, "bob@example.com"); r.Status != 202 {
+		t.Fatalf("request for bob after the move: %d", r.Status)
+	}
+	p.waitToken("bob@example.com", 1)
+	if subjects, _ := mailsTo(t, p, "bob@example.com"); !slices.Contains(subjects, "Je safereset-wachtwoord opnieuw instellen") {
+		t.Errorf("bob's locale did not survive the copy: subjects %q", subjects)
+	}
+}
