@@ -242,6 +242,8 @@ const (
 	RouteMetrics Route = "metrics"
 	RouteAdmin   Route = "admin" // everything under /admin/v1
 	RouteOther   Route = "other" // no route matched
+	RouteCheck   Route = "check" // POST /api/v1/password/check
+	RouteRange   Route = "range" // GET /range/{prefix} on the range listener
 )
 
 // Counted reports whether r is one of the reset routes whose answers are

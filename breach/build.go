@@ -72,6 +72,12 @@ type BuildOptions struct {
 	BufferBytes int64
 	// Now stamps the build time (default time.Now).
 	Now func() time.Time
+	// Exact, when set, is the exact store (EXACT.md) to write from the same
+	// keys in the same pass: every hash the filter gets, with its count.
+	Exact string
+	// ExactBase is the exact store to merge in; required with Base when
+	// Exact is set, so the new store holds every hash the filter holds.
+	ExactBase string
 }
 
 // BuildReport tells what Build did.
@@ -103,6 +109,8 @@ type BuildReport struct {
 	// Oversized is set when more hashes went in than the filter was sized
 	// for, so its false-positive rate is above the target.
 	Oversized bool
+	// Exact reports on the exact store, when one was written.
+	Exact *ExactReport
 }
 
 // Build reads HIBP hash files and writes a breach filter file.
@@ -131,6 +139,28 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 		return rep, fmt.Errorf("breach: build: %w", err)
 	}
 	rep.IgnoredFiles = ignored
+	var spill *exactSpill
+	var exactBase *Exact
+	if opts.Exact != "" {
+		if opts.Base != "" && opts.ExactBase == "" {
+			return rep, fmt.Errorf("breach: build: %w", errExactNeedsBase)
+		}
+		if opts.ExactBase != "" {
+			exactBase, err = OpenExact(opts.ExactBase)
+			if err != nil {
+				return rep, fmt.Errorf("breach: build: exact base: %w", err)
+			}
+			defer exactBase.Close()
+			if err := exactBase.Verify(); err != nil {
+				return rep, fmt.Errorf("breach: build: exact base %s: %w", opts.ExactBase, err)
+			}
+		}
+		spill, err = newExactSpill(opts.Exact)
+		if err != nil {
+			return rep, fmt.Errorf("breach: build: %w", err)
+		}
+		defer spill.remove()
+	}
 
 	// Size the filter, or take it from the base.
 	var hdr Header
@@ -171,7 +201,7 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 	sizedFor := sizedFor(hdr)
 
 	insertStart := now()
-	st, read, err := insertAll(ctx, opts, srcs, hdr, words)
+	st, read, err := insertAll(ctx, opts, srcs, hdr, words, spill)
 	rep.Insert = now().Sub(insertStart)
 	rep.BytesRead = read
 	if st != nil {
@@ -200,6 +230,20 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 		return rep, fmt.Errorf("breach: build: %w", err)
 	}
 	rep.Write = now().Sub(writeStart)
+	if spill != nil {
+		src := hdr.Source
+		if opts.ExactBase != "" && opts.Base == "" {
+			src = filepath.Base(opts.ExactBase) + " + " + src
+		}
+		if len(src) > MaxSourceLen {
+			src = src[:MaxSourceLen-3] + "..."
+		}
+		er, err := spill.writeExact(opts.Exact, exactBase, src, hdr.BuiltAt)
+		if err != nil {
+			return rep, fmt.Errorf("breach: build: %w", err)
+		}
+		rep.Exact = &er
+	}
 	rep.Header = hdr
 	rep.ExpectedFPR = hdr.ExpectedFPR()
 	rep.FillFPR = math.Pow(float64(set)/float64(hdr.M), float64(hdr.K))
@@ -254,7 +298,7 @@ func describe(opts BuildOptions) string {
 
 // insertAll streams the sources into words. It returns the merged parse
 // statistics and the bytes read.
-func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64) (*parseStats, int64, error) {
+func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr Header, words []uint64, spill *exactSpill) (*parseStats, int64, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	minCount := max(opts.MinCount, 1)
@@ -281,12 +325,28 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 
 	stats := make([]parseStats, workers)
 	l := newLayout(hdr.M, hdr.K)
+	// withExact passes each batch to the worker's spill buffers as well.
+	locals := make([]*spillLocal, workers)
+	withExact := func(w int, add func([][20]byte)) func([][20]byte, []uint64) {
+		if spill == nil {
+			return func(keys [][20]byte, _ []uint64) { add(keys) }
+		}
+		if locals[w] == nil {
+			locals[w] = spill.local()
+		}
+		sl := locals[w]
+		return func(keys [][20]byte, counts []uint64) {
+			sl.add(keys, counts)
+			add(keys)
+		}
+	}
 
 	if opts.OneAtATime {
 		sink := simpleSink{bloom.FromWithM(words, uint(hdr.M), uint(hdr.K))}
+		add := withExact(0, sink.addBatch)
 		for c := range chunks {
 			before := stats[0].added
-			parseChunk(c, opts.Plain, minCount, &stats[0], sink.addBatch)
+			parseChunk(c, opts.Plain, minCount, &stats[0], add)
 			added.Add(stats[0].added - before)
 			free <- c.pooled
 		}
@@ -305,8 +365,10 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 		// regions and for the last chunk taken.
 		quota := max(uint64(float64(entries)/float64(hdr.K)*0.85), 1)
 		sinks := make([]*regionSink, workers)
+		adds := make([]func([][20]byte, []uint64), workers)
 		for w := range sinks {
 			sinks[w] = newRegionSink(l, words, entries)
+			adds[w] = withExact(w, sinks[w].addBatch)
 		}
 		for done := false; !done; {
 			var eof atomic.Bool
@@ -321,7 +383,7 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 							return
 						}
 						before := stats[w].added
-						parseChunk(c, opts.Plain, minCount, &stats[w], s.addBatch)
+						parseChunk(c, opts.Plain, minCount, &stats[w], adds[w])
 						added.Add(stats[w].added - before)
 						free <- c.pooled
 						if ctx.Err() != nil {
@@ -365,6 +427,13 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 	sortSamples(merged.samples, srcs)
 	if len(merged.samples) > maxSamples {
 		merged.samples = merged.samples[:maxSamples]
+	}
+	for _, sl := range locals {
+		if sl != nil {
+			if serr := sl.done(); serr != nil && err == nil {
+				err = serr
+			}
+		}
 	}
 	return merged, read.Load(), err
 }

@@ -51,6 +51,12 @@ type CheckerOptions struct {
 	CopyToMemory bool
 	// Now stamps FilterInfo.LoadedAt (default time.Now).
 	Now func() time.Time
+	// Exact, when set, confirms every filter hit (twostage.go); the
+	// Checker takes ownership of it.
+	Exact *Exact
+	// MinCount refuses, with Exact, only passwords seen at least this
+	// many times (0 or 1: every confirmed hit).
+	MinCount uint64
 }
 
 // Checker decides whether a new password is breached (in the filter) or
@@ -68,6 +74,8 @@ type Checker struct {
 	cur      atomic.Pointer[loaded]
 	reloadMu sync.Mutex // one swap at a time
 	closed   atomic.Bool
+
+	two twoStage
 }
 
 // loaded is a filter and when and from where it was loaded.
@@ -86,6 +94,11 @@ func NewChecker(f *Filter, opts CheckerOptions) *Checker {
 		now = time.Now
 	}
 	c := &Checker{minScore: opts.MinScore, verify: opts.VerifyOnReload, now: now, copyToMemory: opts.CopyToMemory, stop: make(chan struct{})}
+	if opts.Exact != nil {
+		c.two.exact.Store(opts.Exact)
+		c.two.enabled = true
+	}
+	c.two.minCount = max(opts.MinCount, 1)
 	l := &loaded{f: f, loadedAt: now(), path: f.Path()}
 	c.cur.Store(l)
 	c.startCopy(l)
@@ -156,10 +169,10 @@ func (c *Checker) check(password string, userInputs []string, strength bool) (sa
 	if err != nil {
 		return safereset.Verdict{}, err
 	}
-	breached, err := l.f.Lookup(sha1.Sum([]byte(password)))
+	breached, err := c.two.contains(l.f, sha1.Sum([]byte(password)))
 	nfkc := norm.NFKC.String(password)
 	if err == nil && !breached && nfkc != password {
-		breached, err = l.f.Lookup(sha1.Sum([]byte(nfkc)))
+		breached, err = c.two.contains(l.f, sha1.Sum([]byte(nfkc)))
 	}
 	l.f.release()
 	if err != nil {
@@ -273,6 +286,12 @@ func (c *Checker) Reload(path string) error {
 			return fmt.Errorf("breach: reload %s: %w", path, err)
 		}
 	}
+	// The exact store is swapped first: until the filter follows, the old
+	// filter's hits are confirmed by a store that holds all of them.
+	if err := c.two.reload(f); err != nil {
+		f.Close()
+		return fmt.Errorf("breach: reload %s: exact store: %w", path, err)
+	}
 	l := &loaded{f: f, loadedAt: c.now(), path: path}
 	old := c.cur.Swap(l)
 	old.f.Close()
@@ -332,5 +351,8 @@ func (c *Checker) Close() error {
 	close(c.stop)
 	c.reloadMu.Unlock()
 	c.copies.Wait()
+	if e := c.two.exact.Load(); e != nil {
+		e.Close()
+	}
 	return c.cur.Load().f.Close()
 }

@@ -32,13 +32,14 @@ func (s *parseStats) bad(src *source, line uint64, reason string) {
 }
 
 // parseChunk parses the lines of c and passes the accepted keys to add,
-// in batches.
-func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func([][20]byte)) {
+// in batches, with their counts (1 for each plaintext line).
+func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func([][20]byte, []uint64)) {
 	var batch [batchKeys][20]byte
+	var counts [batchKeys]uint64
 	nb := 0
 	defer func() {
 		if nb > 0 {
-			add(batch[:nb])
+			add(batch[:nb], counts[:nb])
 		}
 	}()
 	buf := c.buf
@@ -63,12 +64,13 @@ func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func([
 			continue
 		}
 		if nb == batchKeys {
-			add(batch[:nb])
+			add(batch[:nb], counts[:nb])
 			nb = 0
 		}
 		key := &batch[nb]
 		if plain {
 			*key = sha1.Sum(l)
+			counts[nb] = 1
 			nb++
 			st.added++
 			continue
@@ -82,6 +84,7 @@ func parseChunk(c chunk, plain bool, minCount uint64, st *parseStats, add func([
 			st.skipped++
 			continue
 		}
+		counts[nb] = count
 		nb++
 		st.added++
 	}

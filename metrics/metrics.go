@@ -14,7 +14,7 @@ import (
 
 // Routes are the fixed route label values; a request is counted under one
 // of these, never under a path taken from the request.
-var Routes = []safereset.Route{safereset.RouteRequest, safereset.RouteReset, safereset.RouteDoc, safereset.RouteOther}
+var Routes = []safereset.Route{safereset.RouteRequest, safereset.RouteReset, safereset.RouteCheck, safereset.RouteDoc, safereset.RouteOther}
 
 // counted are the routes whose codes, rejections and clients are counted.
 var counted = []safereset.Route{safereset.RouteRequest, safereset.RouteReset}
@@ -30,6 +30,7 @@ type Metrics struct {
 	hashDuration prometheus.Histogram
 	hashInFlight prometheus.Gauge
 	byClient     *prometheus.CounterVec
+	ranges       rangeCollectors
 	now          func() time.Time
 	reg          *prometheus.Registry
 
@@ -71,6 +72,8 @@ type Sources struct {
 	Filter func() safereset.FilterInfo
 	Outbox func() (depth int, oldest time.Time, err error)
 	Now    func() time.Time
+	// Exact, when set, reports the two-stage breach check's counts.
+	Exact func() ExactCounts
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -118,6 +121,10 @@ func New(src Sources) *Metrics {
 	m.clients = make(map[string]struct{})
 	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ranges = newRangeCollectors(reg)
+	if src.Exact != nil {
+		registerExact(reg, src.Exact)
+	}
 
 	// Every code exists at 0 from the start, so alerts and dashboards work
 	// before the first error.

@@ -321,7 +321,9 @@ func allowed() map[string]map[string]bool {
 		"code":   codes,
 		"status": statuses,
 		"kind":   set("ip", "email", "token", "confirmation", metrics.Other),
-		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other),
+		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other,
+			metrics.RangeNotModified, metrics.RangeBadRequest, metrics.RangeLimited),
+		"padded": set("true", "false"),
 	}
 }
 
@@ -351,6 +353,7 @@ func TestMetrics_LabelValuesFixed(t *testing.T) {
 		f.m.RateLimited(safereset.Route(h), safereset.LimitKind(h))
 		f.m.BreachCheck(h)
 		f.m.MailSend(safereset.MailKind(h), h)
+		f.m.RangeRequest(h, true, 0.001)
 	}
 	for _, r := range metrics.Routes {
 		f.m.Response(r, 200, nil, time.Millisecond)

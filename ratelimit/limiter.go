@@ -22,6 +22,9 @@ const (
 	DefaultRequestPerEmail = "3-H"
 	DefaultResetPerEmail   = "10-H"
 	DefaultPerIP           = "60-M"
+	// DefaultPerIPRange is the per-IP limit of the range API: a client
+	// checking a password list asks for one range per password.
+	DefaultPerIPRange = "600-M"
 )
 
 // MinSecretLen is the shortest HMAC key New accepts.
@@ -46,6 +49,8 @@ type Config struct {
 	ResetPerEmail string
 	// PerIP limits each route per client IP, separately for each route.
 	PerIP string
+	// PerIPRange limits the range API per client IP (default DefaultPerIPRange).
+	PerIPRange string
 	// Secret is the HMAC key for address buckets, at least MinSecretLen
 	// bytes; see LoadOrCreateSecret.
 	Secret []byte
@@ -151,6 +156,10 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
+	perIPRange, err := parse("range per IP", cfg.PerIPRange, DefaultPerIPRange)
+	if err != nil {
+		return nil, err
+	}
 	store := cfg.Store
 	if store == nil {
 		store = NewMemoryStore(0)
@@ -164,6 +173,8 @@ func New(cfg Config) (*Limiter, error) {
 			{safereset.RouteReset, safereset.LimitEmail}:   resetEmail,
 			{safereset.RouteRequest, safereset.LimitIP}:    perIP,
 			{safereset.RouteReset, safereset.LimitIP}:      perIP,
+			{safereset.RouteCheck, safereset.LimitIP}:      perIP,
+			{safereset.RouteRange, safereset.LimitIP}:      perIPRange,
 		},
 	}, nil
 }

@@ -22,6 +22,7 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	const reset = "/api/v1/user/reset-password"
 	app.Post(reset, withRoute(safereset.RouteRequest), limitIP(&d, safereset.RouteRequest), authenticate(&d), handleRequestToken(&d))
 	app.Patch(reset, withRoute(safereset.RouteReset), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
+	app.Post("/api/v1/password/check", withRoute(safereset.RouteCheck), limitIP(&d, safereset.RouteCheck), authenticate(&d), handlePasswordCheck(&d))
 	app.Get("/api/v1/doc.json", withRoute(safereset.RouteDoc), handleDoc(doc))
 	if d.ResetPage != nil {
 		r, err := page.New()

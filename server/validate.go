@@ -26,9 +26,11 @@ func (r resetRequest) emailOK() bool { return r.Email != "" && safereset.ValidEm
 func (r resetRequest) tokenLookup() bool { return wellFormedToken(r.Token) && r.emailOK() }
 
 // passwordLengthOK reports a password whose length allows a breach check.
-func (r resetRequest) passwordLengthOK() bool {
-	n := password.Length(r.Password)
-	return r.Password != "" && n >= MinPasswordLen && n <= MaxPasswordLen
+func (r resetRequest) passwordLengthOK() bool { return passwordLengthOK(r.Password) }
+
+func passwordLengthOK(pw string) bool {
+	n := password.Length(pw)
+	return pw != "" && n >= MinPasswordLen && n <= MaxPasswordLen
 }
 
 // validate applies every field rule of a reset (SPEC §2.4) at once. tokErr
@@ -38,17 +40,7 @@ func (r resetRequest) passwordLengthOK() bool {
 func (r resetRequest) validate(tokErr error, verdict *safereset.Verdict) safereset.Codes {
 	var codes safereset.Codes
 	addEmailCodes(r.Email, &codes)
-
-	switch n := password.Length(r.Password); {
-	case r.Password == "":
-		codes.Add(safereset.ER004)
-	case n < MinPasswordLen:
-		codes.Add(safereset.ER122)
-	case n > MaxPasswordLen:
-		codes.Add(safereset.ER123)
-	case verdict != nil && (verdict.Breached || verdict.Weak):
-		codes.Add(safereset.ER349)
-	}
+	addPasswordCodes(r.Password, verdict, &codes)
 	// Compared in NFKC form, the form that is hashed.
 	if password.Normalize(r.PasswordVerify) != password.Normalize(r.Password) {
 		codes.Add(safereset.ER350)
@@ -65,6 +57,23 @@ func (r resetRequest) validate(tokErr error, verdict *safereset.Verdict) saferes
 		codes.Add(safereset.ER353)
 	}
 	return codes
+}
+
+// addPasswordCodes applies the new-password rules (ER004, ER122, ER123,
+// ER349): the PATCH route's and POST /api/v1/password/check's, one
+// function so the two cannot disagree. verdict is the breach check of
+// the password, nil when its length ruled the check out.
+func addPasswordCodes(pw string, verdict *safereset.Verdict, codes *safereset.Codes) {
+	switch n := password.Length(pw); {
+	case pw == "":
+		codes.Add(safereset.ER004)
+	case n < MinPasswordLen:
+		codes.Add(safereset.ER122)
+	case n > MaxPasswordLen:
+		codes.Add(safereset.ER123)
+	case verdict != nil && (verdict.Breached || verdict.Weak):
+		codes.Add(safereset.ER349)
+	}
 }
 
 // addEmailCodes applies the emailAddress rules (ER003, ER001).

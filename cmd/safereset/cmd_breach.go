@@ -91,6 +91,8 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	fs.Uint64Var(&opts.MinCount, "min-count", 1, "skip hashes seen fewer times than this")
 	fs.Uint64Var(&opts.Expected, "expected", 0, "hashes to size the filter for (default: estimated from the input size)")
 	fs.StringVar(&opts.Base, "base", "", "existing filter to add the inputs to (keeps its m and k)")
+	fs.StringVar(&opts.Exact, "exact", "", "also write the exact store (every hash with its count, for --breach-exact and --range-addr) to this file, in the same pass")
+	fs.StringVar(&opts.ExactBase, "exact-base", "", "existing exact store to merge in (required with --base and --exact)")
 	fs.BoolVar(&opts.Plain, "plain", false, "inputs are plaintext passwords, one a line, not SHA1HEX:COUNT")
 	fs.StringVar(&opts.Source, "source", "", "source description for the header (default: the input names)")
 	fs.IntVar(&opts.Workers, "workers", 0, "hashing goroutines (default: one per CPU)")
@@ -101,6 +103,12 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	}
 	if opts.Out == "" {
 		return usageError("breach build: --out FILE is required")
+	}
+	if opts.ExactBase != "" && opts.Exact == "" {
+		return usageError("breach build: --exact-base needs --exact FILE")
+	}
+	if opts.Exact != "" && opts.Exact == opts.Out {
+		return usageError("breach build: --exact and --out name the same file")
 	}
 	if len(inputs) == 0 {
 		return usageError("breach build: no inputs (files, directories of range files, or - for stdin)")
@@ -121,6 +129,11 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	fmt.Fprintf(stdout, "false-positive rate: target %g, expected %.3g, from bits set %.3g\n", h.TargetFPR, rep.ExpectedFPR, rep.FillFPR)
 	secs := rep.Duration.Seconds()
 	fmt.Fprintf(stdout, "read %s in %s (%.2fM hashes/s)\n", breachSize(uint64(rep.BytesRead)), rep.Duration.Round(time.Millisecond), float64(rep.Added)/max(secs, 1e-9)/1e6)
+	if e := rep.Exact; e != nil {
+		eh := e.Header
+		fmt.Fprintf(stdout, "wrote %s (%s): %d hashes with counts (%d duplicates merged, %d kept from the base), %.2f bytes per hash\n",
+			e.Out, breachSize(eh.FileSize()), eh.N, e.Duplicates, e.FromBase, float64(eh.FileSize())/float64(max(eh.N, 1)))
+	}
 	for _, s := range rep.Samples {
 		fmt.Fprintf(stderr, "malformed line %s\n", s)
 	}
@@ -217,6 +230,11 @@ func runBreachInfo(args []string, stdout, stderr io.Writer) error {
 		return usageError("breach info: want exactly one FILE")
 	}
 	f, err := breach.Open(rest[0])
+	if errors.Is(err, breach.ErrNotFilter) {
+		if e, eerr := breach.OpenExact(rest[0]); !errors.Is(eerr, breach.ErrNotExact) {
+			return runExactInfo(e, eerr, rest[0], *verify, stdout)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -258,4 +276,27 @@ func breachSize(b uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", b)
+}
+
+func runExactInfo(e *breach.Exact, err error, path string, verify bool, stdout io.Writer) error {
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	h := e.Header()
+	fmt.Fprintf(stdout, "file: %s (%s)\n", path, breachSize(h.FileSize()))
+	fmt.Fprintf(stdout, "kind: exact store, format version %d\n", h.Version)
+	fmt.Fprintf(stdout, "hashes: %d\n", h.N)
+	fmt.Fprintf(stdout, "bytes per hash: %.2f (%d-byte records, %d-entry prefix index)\n", float64(h.FileSize())/float64(max(h.N, 1)), breach.RecordSize, breach.Prefixes+1)
+	fmt.Fprintf(stdout, "built: %s\n", h.BuiltAt.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "source: %s\n", h.Source)
+	fmt.Fprintf(stdout, "checksum: crc32c %#08x\n", h.Checksum)
+	if verify {
+		start := time.Now()
+		if err := e.Verify(); err != nil {
+			return fmt.Errorf("breach info: %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "verified: checksum ok, index and records in order (%s)\n", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }

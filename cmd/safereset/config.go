@@ -26,6 +26,9 @@ type serveConfig struct {
 	breachFilter             string
 	breachInMemory           bool
 	minStrength              int
+	breachExact              string
+	breachMinCount           uint64
+	rangeAddr, rateRange     string
 
 	smtpURL, smtpCAFile, mailFrom, resetURL, mailTemplates string
 	smtpTimeout, confirmTimeout                            time.Duration
@@ -67,6 +70,10 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "./safereset-data", "directory for the database and generated secrets")
 	fs.StringVar(&c.breachFilter, "breach-filter", "", "breach filter file built by `safereset breach build` (default: the embedded common-password list)")
 	fs.BoolVar(&c.breachInMemory, "breach-in-memory", false, "after start-up, copy the mapped filter into huge-page memory in the background (costs its size in RAM; helps when the file sits in the page cache on small pages)")
+	fs.StringVar(&c.breachExact, "breach-exact", "", "exact store built by `safereset breach build --exact`: confirms every filter hit (no false positives) and serves --range-addr")
+	fs.Uint64Var(&c.breachMinCount, "breach-min-count", 1, "with --breach-exact, refuse only passwords seen at least this many times")
+	fs.StringVar(&c.rangeAddr, "range-addr", "", "listen address of the Pwned Passwords range API (GET /range/{prefix}); needs --breach-exact; empty: off")
+	fs.StringVar(&c.rateRange, "rate-range", "600-M", "range API limit per client IP (0 disables)")
 	fs.IntVar(&c.minStrength, "min-strength", 3, "minimum zxcvbn score 0-4 for a new password (0 disables)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "smtp://user:pass@host:port (with credentials STARTTLS is required; ?starttls=none opts out, sending them in clear) or smtps://; empty writes .eml files to <data-dir>/outbox")
 	fs.StringVar(&c.smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password, so it need not sit in --smtp-url where /proc/<pid>/cmdline shows it (--smtp-url then names only the user)")
@@ -147,6 +154,9 @@ func (c *serveConfig) validate() error {
 		return errors.New("password hashing: --argon2-memory or --argon2-time is out of range")
 	}
 	if err := c.validatePage(); err != nil {
+		return err
+	}
+	if err := c.validateExact(); err != nil {
 		return err
 	}
 	if err := c.argonParams().Validate(); err != nil {

@@ -17,7 +17,7 @@ import (
 // code of the catalog (and stayed put for the rest).
 func TestMetrics_CountEveryCode(t *testing.T) {
 	srv := mailtest.Start(t)
-	s := startServer(t, "", smtpArgs(srv, "--token-ttl", "1s", "--rate-request-email", "2-H")...)
+	s := startServer(t, "", smtpArgs(srv, "--token-ttl", "3s", "--rate-request-email", "3-H")...)
 	s.addUser(alice, oldPW)
 	s.addUser(bob, oldPW)
 	key := s.apiKey("metrics")
@@ -66,8 +66,9 @@ func TestMetrics_CountEveryCode(t *testing.T) {
 	send("POST", map[string]string{"Authorization": "Basic x"}, `{}`)                         // ER800
 	send("POST", k, `{"emailAddress":"bob@example.com"}`)
 	send("POST", k, `{"emailAddress":"bob@example.com"}`)
+	send("POST", k, `{"emailAddress":"bob@example.com"}`)
 	send("POST", k, `{"emailAddress":"bob@example.com"}`) // ER429
-	msgs := srv.WaitFor(3, 20*time.Second)                // alice's and bob's two
+	msgs := srv.WaitFor(4, 20*time.Second)                // alice's and bob's three
 	var tok string
 	for _, m := range msgs {
 		if m.To[0] == alice {
@@ -80,15 +81,19 @@ func TestMetrics_CountEveryCode(t *testing.T) {
 	send("PATCH", k, patch(alice, strings.Repeat("Zq9!", 17), "", tok))         // ER123 ER350
 	send("PATCH", k, patch(alice, "password1", "password1", tok))               // ER349
 	send("PATCH", k, patch(alice, strongPW, strongPW, strings.Repeat("f", 32))) // ER352
-	// The token lives one second; this one is answered ER355 because SMTP
-	// is down for the confirmation, then the next is expired.
+	// Tokens live three seconds. A fresh one is answered ER355 because
+	// SMTP is down for the confirmation (fresh, so a slow machine cannot
+	// let it expire first); the next is used only once it has expired.
+	send("POST", k, `{"emailAddress":"alice@example.com"}`)
+	msgs = srv.WaitFor(5, 20*time.Second)
+	tok1, _ := tokenFrom(t, msgs[4])
 	srv.Stop()
-	send("PATCH", k, patch(alice, strongPW, strongPW, tok)) // ER355
+	send("PATCH", k, patch(alice, strongPW, strongPW, tok1)) // ER355
 	srv.Restart()
 	send("POST", k, `{"emailAddress":"alice@example.com"}`)
-	msgs = srv.WaitFor(4, 20*time.Second)
-	tok2, _ := tokenFrom(t, msgs[3])
-	time.Sleep(1100 * time.Millisecond)                    // past the one-second token lifetime
+	msgs = srv.WaitFor(6, 20*time.Second)
+	tok2, _ := tokenFrom(t, msgs[5])
+	time.Sleep(3100 * time.Millisecond)                    // past the three-second token lifetime
 	send("PATCH", k, patch(alice, otherPW, otherPW, tok2)) // ER353
 	if _, err := http.Get(s.Base + "/nope"); err != nil {  // counted nowhere
 		t.Fatal(err)

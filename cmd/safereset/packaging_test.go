@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"context"
 	"debug/elf"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireTool returns the path of an external program, skipping loudly
@@ -74,13 +76,17 @@ func TestPackaging_SystemdUnit(t *testing.T) {
 // build machine, exporting is.
 func TestPackaging_Container(t *testing.T) {
 	podman := requireTool(t, "podman")
-	build := exec.Command("bash", "../../packaging/build-image.sh", "safereset-test:latest")
+	// A podman that waits on its storage lock would otherwise hold the
+	// whole test binary until go test's timeout; fail this test instead.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "bash", "../../packaging/build-image.sh", "safereset-test:latest")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build-image.sh: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", "safereset-test:latest").Run() })
 	inspect := func(format string) string {
-		out, err := exec.Command(podman, "image", "inspect", "--format", format, "safereset-test:latest").CombinedOutput()
+		out, err := exec.CommandContext(ctx, podman, "image", "inspect", "--format", format, "safereset-test:latest").CombinedOutput()
 		if err != nil {
 			t.Fatalf("podman image inspect: %v\n%s", err, out)
 		}
@@ -96,14 +102,14 @@ func TestPackaging_Container(t *testing.T) {
 		t.Errorf("entrypoint %s", e)
 	}
 
-	cid, err := exec.Command(podman, "create", "safereset-test:latest").Output()
+	cid, err := exec.CommandContext(ctx, podman, "create", "safereset-test:latest").Output()
 	if err != nil {
 		t.Fatalf("podman create: %v", err)
 	}
 	id := strings.TrimSpace(string(cid))
 	t.Cleanup(func() { exec.Command(podman, "rm", "-f", id).Run() })
 	fsTar := filepath.Join(t.TempDir(), "fs.tar")
-	if out, err := exec.Command(podman, "export", "-o", fsTar, id).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, podman, "export", "-o", fsTar, id).CombinedOutput(); err != nil {
 		t.Fatalf("podman export: %v\n%s", err, out)
 	}
 	f, err := os.Open(fsTar)
@@ -150,7 +156,7 @@ func TestPackaging_Container(t *testing.T) {
 		}
 	}
 	e.Close()
-	out, err := exec.Command(bin, "version").CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "safereset ") {
 		t.Fatalf("binary from the image: %v %q", err, out)
 	}

@@ -34,6 +34,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.srv.Listen(c.addr, c.adminAddr); err != nil {
 		return err
 	}
+	if err := s.listenRange(c, logger); err != nil {
+		return err
+	}
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	workerErr := make(chan error, 1)
@@ -61,6 +64,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := s.srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "error", err.Error())
 	}
+	if s.ranges != nil {
+		if err := s.ranges.Shutdown(sctx); err != nil {
+			logger.Error("range listener shutdown", "error", err.Error())
+		}
+	}
 	stopWorker()
 	wg.Wait()
 	logger.Info("stopped")
@@ -75,6 +83,8 @@ func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger,
 		case <-ctx.Done():
 			return nil
 		case err := <-s.srv.Err():
+			return err
+		case err := <-s.rangeErr():
 			return err
 		case err := <-workerErr:
 			return err

@@ -29,6 +29,7 @@ type service struct {
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
+	ranges  *server.RangeServer // nil without --range-addr
 	closers []func() error
 	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
 	limiterPing func(context.Context) error
@@ -91,6 +92,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		Filter: s.checker.Info,
 		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
 		Now:    now,
+		Exact:  exactCounts(s.checker.Checker),
 	})
 	hasher, err := password.NewHasher(c.argonParams(), c.hashConcurrency, m.HashStarted)
 	if err != nil {
@@ -143,6 +145,9 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		IssueJWT: verifier.Issue,
 	}
 	if s.srv, err = server.New(deps, ops); err != nil {
+		return nil, err
+	}
+	if s.ranges, err = newRangeServer(c, s.checker, limiter, m, logger); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -229,6 +234,10 @@ func (v *verifiedChecker) verify(source string) <-chan error {
 			}
 			return
 		}
+		if err := v.verifyExact(); err != nil {
+			errc <- err
+			return
+		}
 		v.verified.Store(true)
 	}()
 	return errc
@@ -288,7 +297,12 @@ func openBreach(c *serveConfig, now func() time.Time) (*verifiedChecker, error) 
 	}
 	// VerifyOnReload: a new file's checksum is verified in full, on the
 	// same open that is then served, before it replaces a good one.
-	return &verifiedChecker{Checker: breach.NewChecker(f, breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now})}, nil
+	opts := breach.CheckerOptions{MinScore: c.minStrength, VerifyOnReload: true, CopyToMemory: c.breachInMemory, Now: now, MinCount: c.breachMinCount}
+	if opts.Exact, err = openExact(c, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &verifiedChecker{Checker: breach.NewChecker(f, opts)}, nil
 }
 
 func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
@@ -301,7 +315,7 @@ func newLimiter(c *serveConfig, s *service) (safereset.Limiter, error) {
 		return nil, err
 	}
 	l, err := ratelimit.New(ratelimit.Config{
-		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, Secret: secret, Store: st,
+		RequestPerEmail: c.rateRequestEmail, ResetPerEmail: c.rateResetEmail, PerIP: c.rateIP, PerIPRange: c.rateRange, Secret: secret, Store: st,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rate limits: %w", err)

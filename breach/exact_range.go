@@ -1,0 +1,147 @@
+package breach
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// ParsePrefix parses a 5-hex-digit range prefix, either case, as the Pwned
+// Passwords API accepts it.
+func ParsePrefix(s string) (uint32, bool) {
+	if len(s) != 5 {
+		return 0, false
+	}
+	var p uint32
+	for i := 0; i < 5; i++ {
+		v := hexVal[s[i]]
+		if v == 0xff {
+			return 0, false
+		}
+		p = p<<4 | uint32(v)
+	}
+	return p, true
+}
+
+// RangeLen returns the number of hashes under prefix.
+func (e *Exact) RangeLen(prefix uint32) (int, error) {
+	if prefix >= Prefixes {
+		return 0, fmt.Errorf("breach: prefix %#x out of range", prefix)
+	}
+	if !e.acquire() {
+		return 0, ErrClosed
+	}
+	defer e.release()
+	var n int
+	err := e.guard(func() error {
+		recs, err := e.bucket(prefix)
+		n = len(recs) / RecordSize
+		return err
+	})
+	return n, err
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// appendLine appends "SUFFIX35HEX:COUNT".
+func appendLine(dst []byte, suffix []byte, count uint64) []byte {
+	n := len(dst)
+	dst = append(dst, "00000000000000000000000000000000000:"...)
+	line := dst[n : n+36]
+	_ = suffix[SuffixBytes-1]
+	line[0] = upperHex[suffix[0]&0x0f]
+	for i := 1; i < SuffixBytes; i++ {
+		b := suffix[i]
+		line[2*i-1] = upperHex[b>>4]
+		line[2*i] = upperHex[b&0x0f]
+	}
+	return strconv.AppendUint(dst, count, 10)
+}
+
+// AppendRange appends the Pwned Passwords range answer for prefix to dst:
+// one "SUFFIX:COUNT" line per hash under prefix (35 uppercase hex digits),
+// sorted, separated by CRLF, with no line ending after the last, as
+// api.pwnedpasswords.com answers. With padTo > 0, random suffixes with
+// count 0 are mixed in, in order, until there are at least padTo lines;
+// a padding suffix is never one of the real ones nor repeated. It returns
+// the number of real lines.
+func (e *Exact) AppendRange(dst []byte, prefix uint32, padTo int) ([]byte, int, error) {
+	if prefix >= Prefixes {
+		return dst, 0, fmt.Errorf("breach: prefix %#x out of range", prefix)
+	}
+	if !e.acquire() {
+		return dst, 0, ErrClosed
+	}
+	defer e.release()
+	var real int
+	err := e.guard(func() error {
+		recs, err := e.bucket(prefix)
+		if err != nil {
+			return err
+		}
+		real = len(recs) / RecordSize
+		var pad [][SuffixBytes]byte
+		if padTo > real {
+			pad, err = padding(recs, padTo-real)
+			if err != nil {
+				return err
+			}
+		}
+		dst = slices.Grow(dst, (real+len(pad))*(35+1+10+2))
+		first := true
+		sep := func() {
+			if !first {
+				dst = append(dst, '\r', '\n')
+			}
+			first = false
+		}
+		j := 0
+		for i := 0; i < real; i++ {
+			r := recs[i*RecordSize : (i+1)*RecordSize]
+			for j < len(pad) && bytes.Compare(pad[j][:], r[:SuffixBytes]) < 0 {
+				sep()
+				dst = appendLine(dst, pad[j][:], 0)
+				j++
+			}
+			sep()
+			dst = appendLine(dst, r, uint64(binary.LittleEndian.Uint32(r[SuffixBytes:])))
+		}
+		for ; j < len(pad); j++ {
+			sep()
+			dst = appendLine(dst, pad[j][:], 0)
+		}
+		return nil
+	})
+	return dst, real, err
+}
+
+// padding returns n sorted, distinct random suffixes none of which is in
+// recs.
+func padding(recs []byte, n int) ([][SuffixBytes]byte, error) {
+	out := make([][SuffixBytes]byte, 0, n)
+	raw := make([]byte, n*SuffixBytes)
+	for len(out) < n {
+		need := n - len(out)
+		if _, err := rand.Read(raw[:need*SuffixBytes]); err != nil {
+			return nil, fmt.Errorf("breach: padding: %w", err)
+		}
+		for i := range need {
+			var s [SuffixBytes]byte
+			copy(s[:], raw[i*SuffixBytes:])
+			s[0] &= 0x0f
+			if _, found := search(recs, &s); !found {
+				out = append(out, s)
+			}
+		}
+		slices.SortFunc(out, func(a, b [SuffixBytes]byte) int { return bytes.Compare(a[:], b[:]) })
+		out = slices.Compact(out)
+	}
+	return out, nil
+}
+
+// Tag identifies the store's contents (its checksum), for ETags: a
+// rebuilt store gets a new one.
+func (e *Exact) Tag() string { return fmt.Sprintf("%08x", e.hdr.Checksum) }
