@@ -83,6 +83,9 @@ type OutboxEntry struct {
 	// unclaimed). DeleteMail and RescheduleMail need it, so a worker whose
 	// lease ran out and was taken over cannot touch the new owner's work.
 	Claim uint64 `json:"claim,omitempty"`
+	// Webhook is set for an event delivery instead of a mail; Message is
+	// then zero.
+	Webhook *WebhookDelivery `json:"webhook,omitempty"`
 }
 
 // Store errors, checked with errors.Is.
@@ -109,14 +112,16 @@ var (
 	ErrMailClaimLost = errors.New("outbox entry claimed by another worker")
 )
 
-// Store keeps users, reset tokens, API keys and the mail outbox. Every method
-// that changes something does so in one atomic transaction.
+// Store keeps users, reset tokens, API keys, the outbox and the audit
+// trail. Every method that changes something does so in one atomic
+// transaction; the effects (audit entries, outbox entries) a caller passes
+// are written in that same transaction, and only when the change succeeds.
 type Store interface {
-	CreateUser(ctx context.Context, u User) (User, error)
+	CreateUser(ctx context.Context, u User, effects ...EffectsFunc) (User, error)
 	UserByEmail(ctx context.Context, emailKey string) (User, error)
 	// SetPasswordHash replaces a user's hash (admin import/verify upgrades).
 	SetPasswordHash(ctx context.Context, emailKey, phc string, at time.Time) error
-	DeleteUser(ctx context.Context, emailKey string) error
+	DeleteUser(ctx context.Context, emailKey string, effects ...EffectsFunc) error
 	CountUsers(ctx context.Context) (int, error)
 
 	// RequestReset always commits exactly one write transaction, whether or
@@ -124,20 +129,31 @@ type Store interface {
 	// user it stores tok (with UserID set from the user), evicts the oldest
 	// outstanding tokens beyond maxOutstanding, and queues the message that
 	// compose renders for the stored user, all in that one transaction.
-	// found reports whether the user existed.
-	RequestReset(ctx context.Context, emailKey string, tok ResetToken, maxOutstanding int, compose func(User) (Message, time.Time, error)) (found bool, err error)
+	// found reports whether the user existed. effects are written only for
+	// an existing user, so an unknown address leaves no trace (an engine
+	// may still render them, discarded, to make both cases cost the same).
+	RequestReset(ctx context.Context, emailKey string, tok ResetToken, maxOutstanding int, compose func(User) (Message, time.Time, error), effects ...EffectsFunc) (found bool, err error)
 	// CheckToken reports whether the token is valid for emailKey at now:
 	// nil, ErrTokenInvalid or ErrTokenExpired. It changes nothing.
 	CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error
 	// ResetPassword re-checks the token and, in one transaction, stores the
 	// new hash, bumps PasswordChangedAt to now and deletes every outstanding
 	// token of the user. It returns the updated user.
-	ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (User, error)
+	ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...EffectsFunc) (User, error)
 
-	CreateAPIKey(ctx context.Context, k APIKey) error
+	CreateAPIKey(ctx context.Context, k APIKey, effects ...Effects) error
 	APIKeyByHash(ctx context.Context, hash [32]byte) (APIKey, error)
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
-	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	RevokeAPIKey(ctx context.Context, id string, at time.Time, effects ...Effects) error
+
+	// Record writes effects of a change made outside the store (a JWT
+	// issued, a filter reloaded, an admin token refused) in one transaction.
+	Record(ctx context.Context, e Effects) error
+	// AuditLog returns audit entries matching q, in ID order.
+	AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// PruneAudit deletes audit entries older than before and returns how
+	// many it deleted.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
 	// ClaimMail leases up to limit outbox entries whose NextAttempt is not
 	// after now, oldest first, in one transaction: each returned entry

@@ -36,6 +36,9 @@ const (
 type WorkerConfig struct {
 	Store  safereset.Store
 	Sender safereset.Sender
+	// Webhooks delivers the outbox's event entries; nil drops them (no
+	// receiver is configured any more).
+	Webhooks safereset.WebhookSender
 	// Metrics counts sends by kind and result (sent, retry, dropped); nil
 	// disables counting.
 	Metrics *metrics.Metrics
@@ -226,6 +229,9 @@ func (w *Worker) step() { w.busySince.Store(w.cfg.Now().UnixNano()) }
 // deliver handles one due entry. It returns an error only when the outbox
 // could not be updated.
 func (w *Worker) deliver(ctx context.Context, e safereset.OutboxEntry) error {
+	if e.Webhook != nil {
+		return w.deliverWebhook(ctx, e)
+	}
 	kind := e.Message.Kind
 	// Outbox writes finish even when ctx ends: the send they record has
 	// happened.
@@ -345,12 +351,17 @@ func (w *Worker) backoff(n int) time.Duration {
 // and to store: the SendError reason for this package's senders, and only
 // a classification for anything else, whose text might hold an address.
 func Reason(err error) string {
-	var se *SendError
+	var (
+		se *SendError
+		lr interface{ LogReason() string }
+	)
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &se):
 		return se.Reason
+	case errors.As(err, &lr):
+		return lr.LogReason()
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):

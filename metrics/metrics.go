@@ -31,6 +31,7 @@ type Metrics struct {
 	hashInFlight prometheus.Gauge
 	byClient     *prometheus.CounterVec
 	ranges       rangeCollectors
+	events       eventMetrics
 	now          func() time.Time
 	reg          *prometheus.Registry
 
@@ -120,6 +121,7 @@ func New(src Sources) *Metrics {
 	}, []string{"route", "client"})
 	m.clients = make(map[string]struct{})
 	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
+	m.initEvents(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ranges = newRangeCollectors(reg)
 	if src.Exact != nil {

@@ -324,6 +324,7 @@ func allowed() map[string]map[string]bool {
 		"result": set("ok", "breached", "weak", "error", "sent", "retry", "dropped", "failed", metrics.Other,
 			metrics.RangeNotModified, metrics.RangeBadRequest, metrics.RangeLimited),
 		"padded": set("true", "false"),
+		"event":  set("password.changed", "password.reset_requested", "account.locked", "account.unlocked", "breach.filter_reloaded", metrics.Other),
 	}
 }
 
@@ -354,6 +355,7 @@ func TestMetrics_LabelValuesFixed(t *testing.T) {
 		f.m.BreachCheck(h)
 		f.m.MailSend(safereset.MailKind(h), h)
 		f.m.RangeRequest(h, true, 0.001)
+		f.m.WebhookDelivery(safereset.EventType(h), h)
 	}
 	for _, r := range metrics.Routes {
 		f.m.Response(r, 200, nil, time.Millisecond)

@@ -17,15 +17,20 @@ import (
 var ErrAPIKeyExists = safereset.ErrAPIKeyExists
 
 // CreateAPIKey stores k; CreatedAt defaults to the clock.
-func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey) error {
+func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey, effects ...safereset.Effects) error {
 	if strings.TrimSpace(k.ID) == "" {
 		return errors.New("postgres: create api key: empty id")
 	}
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = db.now()
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO api_keys (id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.ID, k.Name, k.Hash[:], ts(k.CreatedAt), nullTime(k.RevokedAt))
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+			k.ID, k.Name, k.Hash[:], ts(k.CreatedAt), nullTime(k.RevokedAt)); err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, joinEffects(effects))
+	})
 	if isUniqueViolation(err) {
 		err = ErrAPIKeyExists
 	}
@@ -62,15 +67,27 @@ func (db *DB) ListAPIKeys(ctx context.Context) ([]safereset.APIKey, error) {
 }
 
 // RevokeAPIKey marks the key revoked at at (the clock if zero); revoking a
-// revoked key keeps the first time.
-func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+// revoked key keeps the first time and writes no effects.
+func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time, effects ...safereset.Effects) error {
 	if at.IsZero() {
 		at = db.now()
 	}
-	tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, ts(at))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = safereset.ErrAPIKeyNotFound
-	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var was *time.Time
+		err := tx.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`, id).Scan(&was)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return safereset.ErrAPIKeyNotFound
+		case err != nil:
+			return err
+		case was != nil:
+			return nil // nothing changes, so nothing is recorded
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, id, ts(at)); err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, joinEffects(effects))
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: revoke api key: %w", err)
 	}

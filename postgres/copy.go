@@ -43,7 +43,7 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		if d.APIKeys, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.APIKey, error) { return scanAPIKey(r) }); err != nil {
 			return err
 		}
-		rows, _ = tx.Query(ctx, `SELECT id, kind, message, created_at, not_after, attempts, next_attempt, last_error, 0 FROM outbox ORDER BY id`)
+		rows, _ = tx.Query(ctx, `SELECT id, kind, message, created_at, not_after, attempts, next_attempt, last_error, 0, webhook FROM outbox ORDER BY id`)
 		d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) })
 		return err
 	})

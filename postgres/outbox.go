@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -30,10 +31,20 @@ func (db *DB) EnqueueMail(ctx context.Context, e safereset.OutboxEntry) (uint64,
 	if err != nil {
 		return 0, err
 	}
+	var hook []byte
+	kind := string(e.Message.Kind)
+	if e.Webhook != nil {
+		kind = "webhook"
+		raw, err := json.Marshal(e.Webhook)
+		if err != nil {
+			return 0, fmt.Errorf("postgres: enqueue mail: %w", err)
+		}
+		hook = db.outbox.Seal(raw, webhookAAD)
+	}
 	var id uint64
-	err = db.pool.QueryRow(ctx, `INSERT INTO outbox (kind, message, created_at, not_after, attempts, next_attempt, last_error)
-		VALUES ($7, $1, $2, $3, $4, $5, $6) RETURNING id`,
-		sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, string(e.Message.Kind)).Scan(&id)
+	err = db.pool.QueryRow(ctx, `INSERT INTO outbox (kind, message, created_at, not_after, attempts, next_attempt, last_error, webhook)
+		VALUES ($7, $1, $2, $3, $4, $5, $6, $8) RETURNING id`,
+		sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, kind, hook).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: enqueue mail: %w", err)
 	}
@@ -52,7 +63,7 @@ func (db *DB) ClaimMail(ctx context.Context, now time.Time, limit int, lease tim
 		)
 		UPDATE outbox o SET claim = nextval('outbox_claims'), next_attempt = $3
 		FROM due WHERE o.id = due.id
-		RETURNING o.id, o.kind, o.message, o.created_at, o.not_after, o.attempts, o.next_attempt, o.last_error, o.claim`,
+		RETURNING o.id, o.kind, o.message, o.created_at, o.not_after, o.attempts, o.next_attempt, o.last_error, o.claim, o.webhook`,
 		ts(now), limit, ts(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim mail: %w", err)
@@ -143,10 +154,21 @@ func (db *DB) scanEntry(r pgx.Row) (safereset.OutboxEntry, error) {
 		sealed   []byte
 		notAfter *time.Time
 		claim    int64
+		hook     []byte
 	)
 	var kind string
-	if err := r.Scan(&id, &kind, &sealed, &e.CreatedAt, &notAfter, &e.Attempts, &e.NextAttempt, &e.LastError, &claim); err != nil {
+	if err := r.Scan(&id, &kind, &sealed, &e.CreatedAt, &notAfter, &e.Attempts, &e.NextAttempt, &e.LastError, &claim, &hook); err != nil {
 		return e, err
+	}
+	if hook != nil {
+		raw, err := db.outbox.Open(hook, webhookAAD)
+		if err != nil {
+			return e, fmt.Errorf("outbox entry %d: %w", id, err)
+		}
+		e.Webhook = new(safereset.WebhookDelivery)
+		if err := json.Unmarshal(raw, e.Webhook); err != nil {
+			return e, fmt.Errorf("outbox entry %d: %w", id, errors.New("undecodable webhook"))
+		}
 	}
 	// A message this key cannot open is handed over marked, so the
 	// worker drops it instead of the whole outbox stalling on it.

@@ -15,7 +15,7 @@ import (
 // commits a decoy write for an unknown one (see safereset.Store). Both take
 // the same four round trips: BEGIN, the user lookup, one write, COMMIT.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
-	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
 		return false, errors.New("postgres: request reset: token has no expiry")
 	}
@@ -50,6 +50,14 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		if err != nil {
 			return err
 		}
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		ctes, args, err := db.effectsCTEs(e, 10)
+		if err != nil {
+			return err
+		}
 		// One statement: drop the user's expired tokens, evict the oldest
 		// live ones beyond maxOutstanding-1, store the new token and
 		// queue its mail.
@@ -61,9 +69,9 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 					ORDER BY created_at DESC, seq DESC OFFSET $3)
 			), token AS (
 				INSERT INTO reset_tokens (hash, user_id, created_at, expires_at) VALUES ($4, $1, $5, $6)
-			)
+			), `+ctes+`
 			INSERT INTO outbox (kind, message, created_at, not_after, next_attempt) VALUES ($9, $7, $2, $8, $2)`,
-			u.ID, now, maxOutstanding-1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind))
+			append([]any{u.ID, now, maxOutstanding - 1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind)}, args...)...)
 		return err
 	})
 	if err != nil {
@@ -92,7 +100,7 @@ func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byt
 // same transaction, stores the new hash and deletes every token of the
 // user. Of concurrent resets with one token (on any replica) exactly one
 // succeeds: the others wait for the lock and then find the token gone.
-func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (safereset.User, error) {
+func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...safereset.EffectsFunc) (safereset.User, error) {
 	if newHash == "" {
 		return safereset.User{}, errEmptyHash
 	}
@@ -137,7 +145,11 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 			return safereset.ErrTokenExpired
 		}
 		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale}
-		return nil
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, e)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("postgres: reset password: %w", err)

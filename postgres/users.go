@@ -19,7 +19,7 @@ const userColumns = `id, email, email_key, password_hash, created_at, password_c
 
 // CreateUser stores u under a new ID (see store.DB.CreateUser). It returns
 // an error wrapping safereset.ErrUserExists when the email key is taken.
-func (db *DB) CreateUser(ctx context.Context, u safereset.User) (safereset.User, error) {
+func (db *DB) CreateUser(ctx context.Context, u safereset.User, effects ...safereset.EffectsFunc) (safereset.User, error) {
 	if u.EmailKey == "" {
 		u.EmailKey = safereset.NormalizeEmail(u.Email)
 	}
@@ -30,9 +30,19 @@ func (db *DB) CreateUser(ctx context.Context, u safereset.User) (safereset.User,
 		u.CreatedAt = db.now()
 	}
 	u.CreatedAt, u.PasswordChangedAt = ts(u.CreatedAt), zeroOrTS(u.PasswordChangedAt)
-	err := db.pool.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at, locale)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt), u.Locale).Scan(&u.ID)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at, locale)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt), u.Locale).Scan(&u.ID)
+		if err != nil {
+			return err
+		}
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, e)
+	})
 	if isUniqueViolation(err) {
 		err = safereset.ErrUserExists
 	}
@@ -69,18 +79,21 @@ func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time
 }
 
 // DeleteUser removes the user and every token of theirs.
-func (db *DB) DeleteUser(ctx context.Context, emailKey string) error {
+func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safereset.EffectsFunc) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		id, err := lockUser(ctx, tx, emailKey)
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 		if err != nil {
 			return err
 		}
-		if id == 0 {
-			return safereset.ErrUserNotFound
-		}
 		// The tokens go with the user (ON DELETE CASCADE), after its row lock.
-		_, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
+			return err
+		}
+		e, err := renderEffects(u, effects)
+		if err != nil {
+			return err
+		}
+		return db.writeEffects(ctx, tx, e)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete user: %w", err)

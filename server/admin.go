@@ -34,9 +34,11 @@ func badEmail() *HTTPError {
 	return &HTTPError{Code: fiber.StatusBadRequest, Msg: msgUserEmail, Codes: safereset.Codes{safereset.ER001: {}}}
 }
 
-// adminAuth checks the admin bearer token in constant time.
-func adminAuth(token string) fiber.Handler {
+// adminAuth checks the admin bearer token in constant time. A refusal is
+// audited (never the token offered).
+func adminAuth(d *Deps, token string) fiber.Handler {
 	want := sha256.Sum256([]byte(token))
+	var refusals refusalAudit
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		got, ok := bearerToken(h)
@@ -44,6 +46,9 @@ func adminAuth(token string) fiber.Handler {
 		ok = ok && len(h) == len("Bearer ")+len(got)
 		gotSum := sha256.Sum256([]byte(got))
 		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
+			if refusals.allow(d.Now()) {
+				record(c.UserContext(), d, safereset.AuditAdminTokenRefused, requestIDOf(c), auditOnly(c, d, safereset.AuditAdminTokenRefused, ""))
+			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="safereset-admin"`)
 			return adminFail(fiber.StatusUnauthorized, "admin token missing or wrong")
 		}
@@ -131,7 +136,7 @@ func handleUserCreate(d *Deps) fiber.Handler {
 		if herr != nil {
 			return herr
 		}
-		u, err := d.Store.CreateUser(c.UserContext(), u)
+		u, err := d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserCreated, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserExists):
 			return adminFail(fiber.StatusConflict, "a user with that address already exists")
@@ -208,7 +213,7 @@ func handleUserImport(d *Deps) fiber.Handler {
 				bad(msg, code)
 				continue
 			}
-			switch _, err := d.Store.CreateUser(c.UserContext(), u); {
+			switch _, err := d.Store.CreateUser(c.UserContext(), u, userChange(c, d, safereset.AuditUserImported, "")); {
 			case errors.Is(err, safereset.ErrUserExists):
 				res.Skipped++
 				if len(res.Errors) < maxImportErrors {
@@ -261,7 +266,7 @@ func handleUserDelete(d *Deps) fiber.Handler {
 		if !safereset.ValidEmail(in.EmailAddress) {
 			return badEmail()
 		}
-		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
+		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress), userChange(c, d, safereset.AuditUserDeleted, ""))
 		switch {
 		case errors.Is(err, safereset.ErrUserNotFound):
 			return adminFail(fiber.StatusNotFound, "no user with that address")
@@ -301,7 +306,7 @@ func handleAPIKeyCreate(d *Deps) fiber.Handler {
 			return internal(fmt.Errorf("admin: generate api key: %w", err))
 		}
 		k := safereset.APIKey{ID: id, Name: in.Name, Hash: hash, CreatedAt: d.Now()}
-		if err := d.Store.CreateAPIKey(c.UserContext(), k); err != nil {
+		if err := d.Store.CreateAPIKey(c.UserContext(), k, auditOnly(c, d, safereset.AuditAPIKeyCreated, id+" "+in.Name)); err != nil {
 			return internal(fmt.Errorf("admin: create api key: %w", err))
 		}
 		d.Logger.Info("api key created", "request_id", requestIDOf(c), "key_id", id, "name", in.Name)
@@ -325,7 +330,7 @@ func handleAPIKeyList(d *Deps) fiber.Handler {
 func handleAPIKeyRevoke(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id := strings.Clone(c.Params("id"))
-		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now())
+		err := d.Store.RevokeAPIKey(c.UserContext(), id, d.Now(), auditOnly(c, d, safereset.AuditAPIKeyRevoked, id))
 		switch {
 		case errors.Is(err, safereset.ErrAPIKeyNotFound):
 			return adminFail(fiber.StatusNotFound, "no api key with that id")
@@ -367,6 +372,7 @@ func handleJWTIssue(d *Deps, o Ops) fiber.Handler {
 		case err != nil:
 			return internal(fmt.Errorf("admin: issue jwt: %w", err))
 		}
+		record(c.UserContext(), d, safereset.AuditJWTIssued, requestIDOf(c), auditOnly(c, d, safereset.AuditJWTIssued, "jwt:"+clientName(d.LabelKey, in.Subject)))
 		d.Logger.Info("jwt issued", "request_id", requestIDOf(c), "subject", clientName(d.LabelKey, in.Subject), "ttl", ttl.String())
 		return c.JSON(fiber.Map{"token": tok})
 	}
@@ -387,6 +393,11 @@ func handleBreachReload(d *Deps, o Ops) fiber.Handler {
 		if err != nil {
 			return &HTTPError{Code: fiber.StatusUnprocessableEntity, Msg: fmt.Sprintf(msgBreachReload, requestIDOf(c)),
 				Err: fmt.Errorf("breach filter reload failed; the old filter stays: %w", err)}
+		}
+		if e, err := safereset.FilterReloadEffects(d.Events, actorOf(c, d), info); err != nil {
+			d.Logger.Error("audit: filter reload effects", "request_id", requestIDOf(c), "error", err.Error())
+		} else {
+			record(c.UserContext(), d, safereset.AuditFilterReloaded, requestIDOf(c), e)
 		}
 		d.Logger.Info("breach filter reloaded", "request_id", requestIDOf(c), "source", info.Source, "elements", info.Elements)
 		return c.JSON(info)

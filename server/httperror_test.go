@@ -36,11 +36,11 @@ func (s failingStore) err(name string) error {
 	return nil
 }
 
-func (s failingStore) CreateUser(ctx context.Context, u safereset.User) (safereset.User, error) {
+func (s failingStore) CreateUser(ctx context.Context, u safereset.User, fx ...safereset.EffectsFunc) (safereset.User, error) {
 	if err := s.err("CreateUser"); err != nil {
 		return u, err
 	}
-	return s.Store.CreateUser(ctx, u)
+	return s.Store.CreateUser(ctx, u, fx...)
 }
 
 func (s failingStore) UserByEmail(ctx context.Context, k string) (safereset.User, error) {
@@ -50,18 +50,18 @@ func (s failingStore) UserByEmail(ctx context.Context, k string) (safereset.User
 	return s.Store.UserByEmail(ctx, k)
 }
 
-func (s failingStore) DeleteUser(ctx context.Context, k string) error {
+func (s failingStore) DeleteUser(ctx context.Context, k string, fx ...safereset.EffectsFunc) error {
 	if err := s.err("DeleteUser"); err != nil {
 		return err
 	}
-	return s.Store.DeleteUser(ctx, k)
+	return s.Store.DeleteUser(ctx, k, fx...)
 }
 
-func (s failingStore) RequestReset(ctx context.Context, k string, tok safereset.ResetToken, n int, compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+func (s failingStore) RequestReset(ctx context.Context, k string, tok safereset.ResetToken, n int, compose func(safereset.User) (safereset.Message, time.Time, error), fx ...safereset.EffectsFunc) (bool, error) {
 	if err := s.err("RequestReset"); err != nil {
 		return false, err
 	}
-	return s.Store.RequestReset(ctx, k, tok, n, compose)
+	return s.Store.RequestReset(ctx, k, tok, n, compose, fx...)
 }
 
 func (s failingStore) CheckToken(ctx context.Context, k string, h [32]byte, now time.Time) error {
@@ -71,11 +71,11 @@ func (s failingStore) CheckToken(ctx context.Context, k string, h [32]byte, now 
 	return s.Store.CheckToken(ctx, k, h, now)
 }
 
-func (s failingStore) CreateAPIKey(ctx context.Context, k safereset.APIKey) error {
+func (s failingStore) CreateAPIKey(ctx context.Context, k safereset.APIKey, fx ...safereset.Effects) error {
 	if err := s.err("CreateAPIKey"); err != nil {
 		return err
 	}
-	return s.Store.CreateAPIKey(ctx, k)
+	return s.Store.CreateAPIKey(ctx, k, fx...)
 }
 
 func (s failingStore) APIKeyByHash(ctx context.Context, h [32]byte) (safereset.APIKey, error) {
@@ -92,11 +92,11 @@ func (s failingStore) ListAPIKeys(ctx context.Context) ([]safereset.APIKey, erro
 	return s.Store.ListAPIKeys(ctx)
 }
 
-func (s failingStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+func (s failingStore) RevokeAPIKey(ctx context.Context, id string, at time.Time, fx ...safereset.Effects) error {
 	if err := s.err("RevokeAPIKey"); err != nil {
 		return err
 	}
-	return s.Store.RevokeAPIKey(ctx, id, at)
+	return s.Store.RevokeAPIKey(ctx, id, at, fx...)
 }
 
 // failingChecker fails every breach check with the planted cause.

@@ -90,7 +90,7 @@ func handleRequestToken(d *Deps) fiber.Handler {
 			func(u safereset.User) (safereset.Message, time.Time, error) {
 				m, err := d.ComposerFor(u.Locale).TokenMail(u.Email, token, tok.ExpiresAt)
 				return m, tok.ExpiresAt, err
-			})
+			}, userChange(c, d, safereset.AuditTokenRequested, safereset.EventResetRequested))
 		if err != nil {
 			return failCause(safereset.ER354, fmt.Errorf("request token: store: %w", err))
 		}
@@ -198,7 +198,8 @@ func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
 	}
 	// The token is checked again inside the write transaction: of two
 	// requests racing with one token, exactly one gets here first.
-	user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now())
+	user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now(),
+		userChange(c, d, safereset.AuditPasswordChanged, safereset.EventPasswordChanged))
 	switch {
 	case errors.Is(err, safereset.ErrTokenInvalid):
 		return failWith(safereset.ER352)
@@ -208,6 +209,9 @@ func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
 		return internal(fmt.Errorf("reset: store: %w", err))
 	}
 	d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
+	if d.Events != nil && d.NotifyOutbox != nil {
+		d.NotifyOutbox() // password.changed is queued
+	}
 
 	if err := sendConfirmation(ctx, d, user); err != nil {
 		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailFailed)

@@ -56,7 +56,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o))
 	app.Get("/metrics", withRoute(safereset.RouteMetrics), handleMetrics(o))
 
-	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(o.AdminToken))
+	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(&d, o.AdminToken))
 	admin.Post("/users", handleUserCreate(&d))
 	admin.Post("/users/import", handleUserImport(&d))
 	admin.Post("/users/verify", handleUserVerify(&d))
@@ -67,5 +67,6 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	admin.Post("/jwt", handleJWTIssue(&d, o))
 	admin.Post("/breach/reload", handleBreachReload(&d, o))
 	admin.Get("/backup", handleBackup(&d))
+	admin.Get("/audit", handleAudit(&d))
 	return app, nil
 }

@@ -30,6 +30,9 @@ type Deps struct {
 	Sender safereset.Sender
 	// NotifyOutbox wakes the outbox worker after a token mail was queued (nil ok).
 	NotifyOutbox func()
+	// Events turns events into webhook deliveries; nil sends none (the
+	// audit trail is kept either way).
+	Events safereset.EventPublisher
 	// Verifier checks bearer JWTs; nil rejects every Authorization header with ER800.
 	Verifier safereset.TokenVerifier
 	// Limiter applies rate limits; nil disables them.

@@ -29,7 +29,7 @@ func (r apiKeyRecord) key() safereset.APIKey {
 
 // CreateAPIKey stores k. It returns an error wrapping ErrAPIKeyExists when
 // a key with the same ID or hash is stored. CreatedAt defaults to the clock.
-func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey) error {
+func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey, effects ...safereset.Effects) error {
 	if strings.TrimSpace(k.ID) == "" {
 		return errors.New("store: create api key: empty id")
 	}
@@ -45,7 +45,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey) error {
 		if err := putJSON(keys, []byte(k.ID), rec); err != nil {
 			return err
 		}
-		return byHash.Put(k.Hash[:], []byte(k.ID))
+		if err := byHash.Put(k.Hash[:], []byte(k.ID)); err != nil {
+			return err
+		}
+		return db.writeAll(tx, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create api key: %w", err)
@@ -101,9 +104,9 @@ func (db *DB) ListAPIKeys(ctx context.Context) ([]safereset.APIKey, error) {
 }
 
 // RevokeAPIKey sets the key's RevokedAt to at. Revoking a revoked key keeps
-// the first revocation time; a zero at means now. It returns safereset.ErrAPIKeyNotFound for an
+// the first revocation time and writes no effects; a zero at means now. It returns safereset.ErrAPIKeyNotFound for an
 // unknown ID.
-func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time, effects ...safereset.Effects) error {
 	if at.IsZero() {
 		at = db.now()
 	}
@@ -118,10 +121,13 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 			return safereset.ErrAPIKeyNotFound
 		}
 		if !rec.RevokedAt.IsZero() {
-			return nil
+			return nil // nothing changes, so nothing is recorded
 		}
 		rec.RevokedAt = at
-		return putJSON(keys, []byte(id), rec)
+		if err := putJSON(keys, []byte(id), rec); err != nil {
+			return err
+		}
+		return db.writeAll(tx, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("store: revoke api key: %w", err)

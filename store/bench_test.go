@@ -33,24 +33,35 @@ func openBench(b *testing.B, noSync bool) *store.DB {
 // so the file does not grow without bound.
 func BenchmarkRequestReset(b *testing.B) {
 	for _, bc := range []struct {
-		name   string
-		email  string
-		noSync bool
+		name    string
+		email   string
+		noSync  bool
+		effects bool
 	}{
-		{"Known", "alice@example.com", false},
-		{"Unknown", "nobody@example.com", false},
-		{"Known/NoSync", "alice@example.com", true},
-		{"Unknown/NoSync", "nobody@example.com", true},
+		{"Known", "alice@example.com", false, false},
+		{"Unknown", "nobody@example.com", false, false},
+		{"Known/NoSync", "alice@example.com", true, false},
+		{"Unknown/NoSync", "nobody@example.com", true, false},
+		// With the audit line and one webhook delivery written in the
+		// same transaction, as serve does with one --webhook-url.
+		{"Known/Effects", "alice@example.com", false, true},
+		{"Unknown/Effects", "nobody@example.com", false, true},
+		{"Known/Effects/NoSync", "alice@example.com", true, true},
+		{"Unknown/Effects/NoSync", "nobody@example.com", true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
 			db := openBench(b, bc.noSync)
 			mustCreateUser(b, db, "alice@example.com")
 			compose := composeToken("0123456789abcdef0123456789abcdef")
+			var effects []safereset.EffectsFunc
+			if bc.effects {
+				effects = append(effects, benchEffects)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := db.RequestReset(ctx, bc.email, benchToken(i), 3, compose); err != nil {
+				if _, err := db.RequestReset(ctx, bc.email, benchToken(i), 3, compose, effects...); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
@@ -137,4 +148,15 @@ func BenchmarkRequestReset_Concurrent(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(store.TxID(b, db)-before)/float64(b.N), "commits/op")
+}
+
+// benchEffects is what a token request for a known address records with
+// one webhook receiver configured.
+func benchEffects(u safereset.User) (safereset.Effects, error) {
+	body := []byte(`{"type":"password.reset_requested","timestamp":"2026-12-01T12:00:00Z","data":{"userId":1,"emailAddress":"alice@example.com","client":"apikey:shop","requestId":"0123456789abcdef"}}`)
+	return safereset.Effects{
+		Audit: []safereset.AuditEntry{{Action: safereset.AuditTokenRequested, Actor: "apikey:shop", RequestID: "0123456789abcdef", ClientAddr: "203.0.113.0/24"}},
+		Outbox: []safereset.OutboxEntry{{NotAfter: t0.Add(72 * time.Hour), Webhook: &safereset.WebhookDelivery{
+			ID: "msg_0123456789abcdef0123456789abcdef", URL: "https://app.example/hooks", Type: safereset.EventResetRequested, Body: body}}},
+	}, nil
 }

@@ -27,9 +27,16 @@ type outboxRecord struct {
 	Sealed      []byte             `json:"sealed"`
 }
 
+// sealedPayload is what is sealed: the message's fields and, for an event
+// delivery, the webhook (it holds the user's address).
+type sealedPayload struct {
+	safereset.Message
+	Webhook *safereset.WebhookDelivery `json:"webhook,omitempty"`
+}
+
 // sealEntry returns the stored record of e under id.
 func sealEntry(box *seal.Box, id uint64, e safereset.OutboxEntry) ([]byte, error) {
-	plain, err := json.Marshal(e.Message)
+	plain, err := json.Marshal(sealedPayload{Message: e.Message, Webhook: e.Webhook})
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +80,12 @@ func openEntry(box *seal.Box, id uint64, raw []byte) (safereset.OutboxEntry, err
 		return e, nil
 	}
 	defer clear(plain)
-	if err := jsonUnmarshal(plain, &e.Message); err != nil {
-		e.Message = safereset.Message{Kind: r.Kind}
+	var p sealedPayload
+	if err := jsonUnmarshal(plain, &p); err != nil {
 		e.Unreadable = true
+		return e, nil
 	}
+	e.Message, e.Webhook = p.Message, p.Webhook
 	return e, nil
 }
 

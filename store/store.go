@@ -56,7 +56,7 @@ const (
 func allBuckets() []string {
 	return []string{
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketTokens, bucketUserTokens,
-		bucketAPIKeys, bucketAPIKeyHashes, bucketOutbox, bucketOutboxDue,
+		bucketAPIKeys, bucketAPIKeyHashes, bucketOutbox, bucketOutboxDue, bucketAudit,
 	}
 }
 

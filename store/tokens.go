@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -42,7 +43,7 @@ var errTokenCollision = errors.New("token hash already stored")
 // user changed in between, compose runs again inside the transaction for
 // the stored user: it must be quick and must not call the store.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
-	compose func(safereset.User) (safereset.Message, time.Time, error)) (bool, error) {
+	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
 	if tok.ExpiresAt.IsZero() {
 		return false, errors.New("store: request reset: token has no expiry")
 	}
@@ -76,7 +77,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		if errors.Is(err, safereset.ErrUserNotFound) {
 			// A compose error is not reported: the decoy only has to cost
 			// the same, and an unknown address has no mail that could fail.
-			if err := decoyWrites(tx, db.box, tok, now, msg, notAfter); err != nil {
+			if err := decoyWrites(tx, db.box, tok, now, msg, notAfter, emailKey, effects); err != nil {
 				return err
 			}
 			return bumpCounter(tx.Bucket([]byte(bucketMeta)), []byte(keyUnknownRequests))
@@ -121,13 +122,15 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 				return fmt.Errorf("compose mail: %w", err)
 			}
 		}
-		_, err = enqueue(tx, db.box, safereset.OutboxEntry{
+		if _, err := enqueue(tx, db.box, safereset.OutboxEntry{
 			Message:     msg,
 			CreatedAt:   now,
 			NotAfter:    notAfter,
 			NextAttempt: now,
-		})
-		return err
+		}); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: request reset: %w", err)
@@ -156,7 +159,7 @@ func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byt
 // PasswordHash to newHash and PasswordChangedAt to now, and deletes every
 // outstanding token of the user. Of several concurrent calls with one
 // token, exactly one succeeds; the others get safereset.ErrTokenInvalid.
-func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time) (safereset.User, error) {
+func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...safereset.EffectsFunc) (safereset.User, error) {
 	if newHash == "" {
 		return safereset.User{}, errEmptyHash
 	}
@@ -172,7 +175,10 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		if err := putJSON(tx.Bucket([]byte(bucketUsers)), u64(u.ID), u); err != nil {
 			return err
 		}
-		return deleteUserTokens(tx, u.ID)
+		if err := deleteUserTokens(tx, u.ID); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("store: reset password: %w", err)
@@ -337,8 +343,12 @@ func getToken(tokens *bolt.Bucket, hash [32]byte) (safereset.ResetToken, bool, e
 // real request changes, so that bbolt rewrites comparable pages and an
 // unknown address costs what a known one does. It never touches a stored
 // record: the placeholder keys cannot belong to one (user ID 0 and outbox
-// ID MaxUint64 are never assigned; a stored token hash is skipped).
-func decoyWrites(tx *bolt.Tx, box *seal.Box, tok safereset.ResetToken, now time.Time, msg safereset.Message, notAfter time.Time) error {
+// ID MaxUint64 are never assigned; a stored token hash is skipped). The
+// effects a known address would record (audit line, webhook deliveries)
+// are rendered for emailKey, encoded and sealed the same way, and put and
+// deleted under outbox and audit IDs counting down from MaxUint64.
+func decoyWrites(tx *bolt.Tx, box *seal.Box, tok safereset.ResetToken, now time.Time, msg safereset.Message, notAfter time.Time,
+	emailKey string, effects []safereset.EffectsFunc) error {
 	const noID = math.MaxUint64
 	entry, err := sealEntry(box, noID, safereset.OutboxEntry{Message: msg, CreatedAt: now, NotAfter: notAfter, NextAttempt: now})
 	if err != nil {
@@ -355,6 +365,34 @@ func decoyWrites(tx *bolt.Tx, box *seal.Box, tok safereset.ResetToken, now time.
 		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
 		{bucketOutbox, u64(noID), entry},
 		{bucketOutboxDue, dueKey(now, noID), []byte{}},
+	}
+	decoyUser := safereset.User{Email: emailKey, EmailKey: emailKey}
+	auditID, outboxID := uint64(noID), uint64(noID-1)
+	for _, fn := range effects {
+		if fn == nil {
+			continue
+		}
+		e, err := fn(decoyUser)
+		if err != nil {
+			continue // as with compose: the decoy only has to cost the same
+		}
+		for _, a := range e.Audit {
+			a.ID, a.Time, a.UserID = auditID, now, noID
+			raw, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			decoys = append(decoys, decoy{bucketAudit, u64(auditID), raw})
+			auditID--
+		}
+		for _, o := range e.Outbox {
+			raw, err := sealEntry(box, outboxID, o)
+			if err != nil {
+				return err
+			}
+			decoys = append(decoys, decoy{bucketOutbox, u64(outboxID), raw}, decoy{bucketOutboxDue, dueKey(now, outboxID), []byte{}})
+			outboxID--
+		}
 	}
 	for _, d := range decoys {
 		b := tx.Bucket([]byte(d.bucket))

@@ -14,7 +14,7 @@ import (
 // safereset.NormalizeEmail(u.Email) when empty and CreatedAt with the
 // clock when zero, and returns the stored user. It returns
 // safereset.ErrUserExists when the email key is taken.
-func (db *DB) CreateUser(ctx context.Context, u safereset.User) (safereset.User, error) {
+func (db *DB) CreateUser(ctx context.Context, u safereset.User, effects ...safereset.EffectsFunc) (safereset.User, error) {
 	if u.EmailKey == "" {
 		u.EmailKey = safereset.NormalizeEmail(u.Email)
 	}
@@ -39,7 +39,10 @@ func (db *DB) CreateUser(ctx context.Context, u safereset.User) (safereset.User,
 		if err := putJSON(users, u64(id), u); err != nil {
 			return err
 		}
-		return byEmail.Put(key, u64(id))
+		if err := byEmail.Put(key, u64(id)); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("store: create user: %w", err)
@@ -87,7 +90,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time
 // DeleteUser removes the user, its email index entry and all its reset
 // tokens. It returns safereset.ErrUserNotFound when no user has emailKey.
 // Mails already queued for the user stay in the outbox.
-func (db *DB) DeleteUser(ctx context.Context, emailKey string) error {
+func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safereset.EffectsFunc) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := userByEmail(tx, emailKey)
 		if err != nil {
@@ -99,7 +102,10 @@ func (db *DB) DeleteUser(ctx context.Context, emailKey string) error {
 		if err := tx.Bucket([]byte(bucketUsers)).Delete(u64(u.ID)); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketUsersByEmail)).Delete([]byte(emailKey))
+		if err := tx.Bucket([]byte(bucketUsersByEmail)).Delete([]byte(emailKey)); err != nil {
+			return err
+		}
+		return db.applyEffects(tx, u, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete user: %w", err)

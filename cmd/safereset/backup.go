@@ -17,6 +17,7 @@ import (
 	"github.com/safereset/safereset/jwtauth"
 	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/webhook"
 )
 
 // dbFileName is the database inside the data dir and inside a backup.
@@ -30,12 +31,13 @@ const dbFileName = "safereset.db"
 // archive.
 func backupKeyFiles() []string {
 	return []string{
-		jwtauth.KeyFileName,  // HS256 key that signed every issued JWT
-		ratelimit.SecretFile, // HMAC key of the per-address buckets
-		"admin.token",        // the admin API token
-		"outbox.key",         // seals queued mails at rest
-		pageKeyFile,          // binds each reset form to its token
-		labelKeyFile,         // keys the labels of email-like JWT subjects
+		jwtauth.KeyFileName,    // HS256 key that signed every issued JWT
+		ratelimit.SecretFile,   // HMAC key of the per-address buckets
+		"admin.token",          // the admin API token
+		"outbox.key",           // seals queued mails at rest
+		pageKeyFile,            // binds each reset form to its token
+		labelKeyFile,           // keys the labels of email-like JWT subjects
+		webhook.SecretFileName, // signs the webhooks; receivers hold it too
 	}
 }
 

@@ -36,6 +36,7 @@ func commands() []command {
 		{"breach info", "FILE", "show a breach filter's or exact store's header"},
 		{"backup", "OUT", "write an archive of the database and its key files to OUT"},
 		{"restore", "ARCHIVE", "restore an archive into an empty --data-dir (offline)"},
+		{"audit", "", "print the audit trail (--since T, --follow, --json)"},
 		{"migrate", "", "apply the PostgreSQL schema migrations (--database-url)"},
 		{"store copy", "", "copy everything between a bbolt file and PostgreSQL, offline (--from, --to)"},
 		{"completion", "bash|zsh|fish", "print a shell completion script"},

@@ -60,6 +60,7 @@ type serveConfig struct {
 
 	resetPage                  bool
 	productName, defaultLocale string
+	events                     eventConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -117,6 +118,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.BoolVar(&c.resetPage, "reset-page", true, "serve the reset page at /reset, where the emailed link lands (false for deployments that host their own)")
 	fs.StringVar(&c.productName, "product-name", "safereset", "name of the service in mail subjects, mail bodies and the reset page")
 	fs.StringVar(&c.defaultLocale, "default-locale", "en", "language of the reset page when the browser asks for none of en, nl, de, fr, es, and of the mails of users without a locale")
+	addEventFlags(fs, &c.events)
 	return c, fs
 }
 
@@ -162,7 +164,7 @@ func (c *serveConfig) validate() error {
 	if err := c.argonParams().Validate(); err != nil {
 		return fmt.Errorf("password hashing: %w", err)
 	}
-	return nil
+	return c.events.validate()
 }
 
 // argonParams are the argon2id parameters of new hashes.

@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	case "backup":
 		return withPrefix("backup", runBackup(ctx, rest, getenv, stdout, stderr))
+	case "audit":
+		return withPrefix("audit", runAudit(ctx, rest, getenv, stdout, stderr))
 	case "restore":
 		return withPrefix("restore", runRestore(ctx, rest, getenv, stdout, stderr))
 	case "completion":

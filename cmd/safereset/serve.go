@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // runServe is `safereset serve`: parse the settings, build each dependency
@@ -45,6 +46,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			workerErr <- fmt.Errorf("outbox worker: %w", err)
 		}
 	})
+	wg.Go(func() { sweepAudit(workerCtx, s.db, c.events.auditRetention, time.Now, logger) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -98,6 +100,9 @@ func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger,
 			}
 			i := s.checker.Info()
 			logger.Info("breach filter reloaded on SIGHUP", "source", i.Source, "elements", i.Elements)
+			if recordReload(ctx, s.db, s.events, i, logger) {
+				s.worker.Notify()
+			}
 		}
 	}
 }

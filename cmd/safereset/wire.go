@@ -29,7 +29,8 @@ type service struct {
 	checker *verifiedChecker
 	worker  *mail.Worker
 	srv     *server.Server
-	ranges  *server.RangeServer // nil without --range-addr
+	ranges  *server.RangeServer      // nil without --range-addr
+	events  safereset.EventPublisher // nil without --webhook-url
 	closers []func() error
 	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
 	limiterPing func(context.Context) error
@@ -88,6 +89,12 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, err
 	}
 
+	publisher, deliverer, err := newEvents(&c.events, c.dataDir, s.db, now)
+	if err != nil {
+		return nil, err
+	}
+	s.events = eventPublisher(publisher)
+
 	m := metrics.New(metrics.Sources{
 		Filter: s.checker.Info,
 		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
@@ -98,7 +105,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
-	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
+	s.worker = mail.NewWorker(mail.WorkerConfig{Store: s.db, Sender: sender, Webhooks: webhookSender(deliverer), Metrics: m, Logger: logger, Now: now, SendTimeout: c.smtpTimeout,
 		Lease: c.mailLease, BaseBackoff: c.mailRetryBase, MaxBackoff: c.mailRetryMax})
 
 	labelKey, err := secretfile.LoadOrCreate(filepath.Join(c.dataDir, labelKeyFile), newLabelKey)
@@ -106,7 +113,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("client label key: %w", err)
 	}
 	deps := server.Deps{
-		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Verifier: verifier,
+		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,

@@ -67,6 +67,7 @@ func Run(t *testing.T, open Open) {
 		{"Tokens_ConcurrentRequests", testTokens_ConcurrentRequests},
 		{"OutboxClaims", testOutboxClaims},
 		{"UserLocale", testUserLocale},
+		{"Effects", testEffects},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
