@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/server/page"
 )
 
 // NewPublic returns the public API app (default listener :8080).
@@ -23,6 +24,19 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	app.Patch(reset, withRoute(safereset.RouteReset), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
 	app.Post("/api/v1/password/check", withRoute(safereset.RouteCheck), limitIP(&d, safereset.RouteCheck), authenticate(&d), handlePasswordCheck(&d))
 	app.Get("/api/v1/doc.json", withRoute(safereset.RouteDoc), handleDoc(doc))
+	if d.ResetPage != nil {
+		r, err := page.New()
+		if err != nil {
+			return nil, err
+		}
+		asset, err := handlePageAsset()
+		if err != nil {
+			return nil, err
+		}
+		app.Get("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePage(&d, r))
+		app.Post("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePageSubmit(&d, r))
+		app.Get("/reset/assets/:name", withRoute(safereset.RoutePage), asset)
+	}
 	return app, nil
 }
 

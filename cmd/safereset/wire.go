@@ -79,7 +79,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	}
 	s.closers = append(s.closers, s.checker.Close)
 
-	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: "safereset"})
+	composers, err := mail.NewLocalized(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: c.productName}, c.defaultLocale)
 	if err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
@@ -123,10 +123,13 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("client label key: %w", err)
 	}
 	deps := server.Deps{
-		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
+		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
+	}
+	if deps.ResetPage, err = resetPage(c); err != nil {
+		return nil, err
 	}
 	ready = []server.Pinger{
 		server.PingerFunc(func(ctx context.Context) error {
