@@ -16,7 +16,10 @@ type User struct {
 	// EmailKey is NormalizeEmail(Email), the unique lookup key.
 	EmailKey string `json:"emailKey"`
 	// PasswordHash is a PHC string (argon2id, or bcrypt for imported users).
-	PasswordHash      string    `json:"passwordHash"`
+	PasswordHash string `json:"passwordHash"`
+	// Locale is the language of the user's mails ("en", "nl", "de", "fr",
+	// "es"); empty uses the service's default.
+	Locale            string    `json:"locale,omitempty"`
 	CreatedAt         time.Time `json:"createdAt"`
 	PasswordChangedAt time.Time `json:"passwordChangedAt"`
 }
@@ -249,6 +252,7 @@ const (
 	RouteRequest Route = "request" // POST /api/v1/user/reset-password
 	RouteReset   Route = "reset"   // PATCH /api/v1/user/reset-password
 	RouteDoc     Route = "doc"     // GET /api/v1/doc.json
+	RoutePage    Route = "page"    // the reset page, GET and POST /reset and its assets
 	RouteHealthz Route = "healthz"
 	RouteReadyz  Route = "readyz"
 	RouteMetrics Route = "metrics"

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -55,7 +56,22 @@ type ComposerConfig struct {
 	// Product is the service name used in subjects and bodies. Default
 	// DefaultProduct.
 	Product string
+	// Locale is the language of the mails, one of Languages. Default "en".
+	// For each template the first found of these is used: NAME.LOCALE.EXT
+	// in TemplateDir, NAME.EXT in TemplateDir, the embedded NAME.LOCALE.EXT,
+	// the embedded NAME.EXT (English). So an operator's English-only
+	// override applies to every language until a per-language file is added.
+	Locale string
 }
+
+// Languages are the shipped mail languages; the first is the fallback.
+var Languages = safereset.Locales()
+
+// The subject templates (text/template, rendered to one line).
+const (
+	tmplTokenSubject = "token.subject.txt"
+	tmplConfSubject  = "confirmation.subject.txt"
+)
 
 // TokenData is what the token templates (token.txt, token.html) see.
 type TokenData struct {
@@ -85,6 +101,8 @@ type Composer struct {
 	tokenHTML *htmltemplate.Template
 	confText  *texttemplate.Template
 	confHTML  *htmltemplate.Template
+	tokenSubj *texttemplate.Template
+	confSubj  *texttemplate.Template
 }
 
 var _ safereset.Composer = (*Composer)(nil)
@@ -106,6 +124,13 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 	if err := checkResetURL(c.resetURL); err != nil {
 		return nil, err
 	}
+	locale := cfg.Locale
+	if locale == "" {
+		locale = Languages[0]
+	}
+	if !slices.Contains(Languages, locale) {
+		return nil, fmt.Errorf("mail: locale %q is not one of %v", locale, Languages)
+	}
 	if strings.IndexFunc(c.product, unicode.IsControl) >= 0 || len(c.product) > 100 {
 		return nil, errors.New("mail: product name must be at most 100 bytes without control characters")
 	}
@@ -122,20 +147,25 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 		dir = os.DirFS(cfg.TemplateDir)
 	}
 	load := func(name string) (string, string, error) {
+		ext := filepath.Ext(name)
+		localized := strings.TrimSuffix(name, ext) + "." + locale + ext
 		if dir != nil {
-			b, err := fs.ReadFile(dir, name)
-			if err == nil {
-				return string(b), filepath.Join(cfg.TemplateDir, name), nil
-			}
-			if !errors.Is(err, fs.ErrNotExist) {
-				return "", "", fmt.Errorf("mail: template %s: %w", filepath.Join(cfg.TemplateDir, name), err)
+			for _, n := range []string{localized, name} {
+				b, err := fs.ReadFile(dir, n)
+				if err == nil {
+					return string(b), filepath.Join(cfg.TemplateDir, n), nil
+				}
+				if !errors.Is(err, fs.ErrNotExist) {
+					return "", "", fmt.Errorf("mail: template %s: %w", filepath.Join(cfg.TemplateDir, n), err)
+				}
 			}
 		}
-		b, err := defaultTemplates.ReadFile("templates/" + name)
-		if err != nil {
-			return "", "", fmt.Errorf("mail: embedded template %s: %w", name, err)
+		for _, n := range []string{localized, name} {
+			if b, err := defaultTemplates.ReadFile("templates/" + n); err == nil {
+				return string(b), "embedded " + n, nil
+			}
 		}
-		return string(b), "embedded " + name, nil
+		return "", "", fmt.Errorf("mail: embedded template %s missing", name)
 	}
 	parseText := func(name string) (*texttemplate.Template, string, error) {
 		src, where, err := load(name)
@@ -172,6 +202,12 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 		return nil, err
 	}
 	if c.confHTML, where[3], err = parseHTML(tmplConfHTML); err != nil {
+		return nil, err
+	}
+	if c.tokenSubj, _, err = parseText(tmplTokenSubject); err != nil {
+		return nil, err
+	}
+	if c.confSubj, _, err = parseText(tmplConfSubject); err != nil {
 		return nil, err
 	}
 
@@ -235,6 +271,10 @@ func (c *Composer) TokenMail(to, token string, expiresAt time.Time) (safereset.M
 		ExpiresAt: expiresAt.UTC(),
 		Expires:   expiresAt.UTC().Format(timeLayout),
 	}
+	subject, err := renderSubject(c.tokenSubj, d)
+	if err != nil {
+		return safereset.Message{}, err
+	}
 	var text, html bytes.Buffer
 	if err := c.tokenText.Execute(&text, d); err != nil {
 		return safereset.Message{}, fmt.Errorf("mail: render %s: %w", tmplTokenText, err)
@@ -245,7 +285,7 @@ func (c *Composer) TokenMail(to, token string, expiresAt time.Time) (safereset.M
 	return safereset.Message{
 		Kind:    safereset.MailToken,
 		To:      to,
-		Subject: "Reset your " + c.product + " password",
+		Subject: subject,
 		Text:    text.String(),
 		HTML:    html.String(),
 	}, nil
@@ -260,6 +300,10 @@ func (c *Composer) ConfirmationMail(to string, changedAt time.Time) (safereset.M
 		ChangedAt: changedAt.UTC(),
 		Changed:   changedAt.UTC().Format(timeLayout),
 	}
+	subject, err := renderSubject(c.confSubj, d)
+	if err != nil {
+		return safereset.Message{}, err
+	}
 	var text, html bytes.Buffer
 	if err := c.confText.Execute(&text, d); err != nil {
 		return safereset.Message{}, fmt.Errorf("mail: render %s: %w", tmplConfText, err)
@@ -270,8 +314,58 @@ func (c *Composer) ConfirmationMail(to string, changedAt time.Time) (safereset.M
 	return safereset.Message{
 		Kind:    safereset.MailConfirmation,
 		To:      to,
-		Subject: "Your " + c.product + " password was changed",
+		Subject: subject,
 		Text:    text.String(),
 		HTML:    html.String(),
 	}, nil
+}
+
+// maxSubject bounds a rendered subject; a header line stays sane.
+const maxSubject = 200
+
+// renderSubject renders a subject template to one trimmed line. A line
+// break would end the header, so a template producing one is refused.
+func renderSubject(t *texttemplate.Template, data any) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("mail: render %s: %w", t.Name(), err)
+	}
+	subj := strings.TrimSpace(b.String())
+	if subj == "" || len(subj) > maxSubject || strings.IndexFunc(subj, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("mail: template %s: the subject must be one line of 1 to %d bytes", t.Name(), maxSubject)
+	}
+	return subj, nil
+}
+
+// Localized holds one Composer per shipped language.
+type Localized struct {
+	byLocale map[string]*Composer
+	fallback *Composer
+}
+
+// NewLocalized builds a Composer for each of Languages from cfg; mails in
+// a locale that is not shipped use defaultLocale.
+func NewLocalized(cfg ComposerConfig, defaultLocale string) (*Localized, error) {
+	l := &Localized{byLocale: make(map[string]*Composer, len(Languages))}
+	for _, lang := range Languages {
+		cfg.Locale = lang
+		c, err := NewComposer(cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.byLocale[lang] = c
+	}
+	l.fallback = l.byLocale[defaultLocale]
+	if l.fallback == nil {
+		return nil, fmt.Errorf("mail: default locale %q is not one of %v", defaultLocale, Languages)
+	}
+	return l, nil
+}
+
+// For returns the Composer of locale, or the default locale's.
+func (l *Localized) For(locale string) safereset.Composer {
+	if c, ok := l.byLocale[locale]; ok {
+		return c
+	}
+	return l.fallback
 }

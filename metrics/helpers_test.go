@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ type fixture struct {
 	m      *metrics.Metrics
 	clock  *testclock.Clock
 	outbox *outbox
+	ready  atomic.Bool // what /readyz would answer; true from the start
 }
 
 // newFixture registers metrics.New on a fresh registry, with the small
@@ -77,7 +79,9 @@ func newFixture(t *testing.T) *fixture {
 		Filter: func() safereset.FilterInfo { return smallFilter },
 		Outbox: f.outbox.Stats,
 		Now:    f.clock.Now,
+		Ready:  f.ready.Load,
 	})
+	f.ready.Store(true)
 	f.reg = f.m.Registry()
 	return f
 }

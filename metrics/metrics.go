@@ -73,6 +73,8 @@ type Sources struct {
 	Filter func() safereset.FilterInfo
 	Outbox func() (depth int, oldest time.Time, err error)
 	Now    func() time.Time
+	// Ready reports what /readyz would answer (nil: no readiness gauge).
+	Ready func() bool
 	// Exact, when set, reports the two-stage breach check's counts.
 	Exact func() ExactCounts
 }
@@ -186,6 +188,16 @@ func New(src Sources) *Metrics {
 				return 0
 			}
 			return now().Sub(oldest).Seconds()
+		}))
+	}
+	if src.Ready != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "safereset_ready", Help: "1 while /readyz answers 200 (database, breach filter and outbox worker ready), else 0.",
+		}, func() float64 {
+			if src.Ready() {
+				return 1
+			}
+			return 0
 		}))
 	}
 	return m

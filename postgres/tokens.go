@@ -126,8 +126,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 			uid              *uint64
 			email, key, hash *string
 			created, changed *time.Time
+			locale           *string
 		)
-		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed); err != nil {
+		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale); err != nil {
 			return err
 		}
 		switch {
@@ -136,7 +137,7 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		case uid == nil:
 			return safereset.ErrTokenExpired
 		}
-		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed)}
+		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale}
 		e, err := renderEffects(u, effects)
 		if err != nil {
 			return err

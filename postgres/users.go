@@ -15,7 +15,7 @@ import (
 // errEmptyHash is returned when a caller would store an empty password hash.
 var errEmptyHash = errors.New("postgres: empty password hash")
 
-const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at`
+const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at, locale`
 
 // CreateUser stores u under a new ID (see store.DB.CreateUser). It returns
 // an error wrapping safereset.ErrUserExists when the email key is taken.
@@ -31,9 +31,9 @@ func (db *DB) CreateUser(ctx context.Context, u safereset.User, effects ...safer
 	}
 	u.CreatedAt, u.PasswordChangedAt = ts(u.CreatedAt), zeroOrTS(u.PasswordChangedAt)
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt)).Scan(&u.ID)
+		err := tx.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at, locale)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt), u.Locale).Scan(&u.ID)
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func scanUser(row pgx.Row) (safereset.User, error) {
 		u       safereset.User
 		changed *time.Time
 	)
-	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed)
+	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed, &u.Locale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return safereset.User{}, safereset.ErrUserNotFound
 	}

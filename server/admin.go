@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,16 +34,14 @@ func badEmail() *HTTPError {
 
 // adminAuth checks the admin bearer token in constant time. A refusal is
 // audited (never the token offered).
-func adminAuth(d *Deps, token string) fiber.Handler {
-	want := sha256.Sum256([]byte(token))
+func adminAuth(d *Deps, tokens *AdminTokens) fiber.Handler {
 	var refusals refusalAudit
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		got, ok := bearerToken(h)
 		// Stricter than client JWTs: exactly one space after the scheme.
 		ok = ok && len(h) == len("Bearer ")+len(got)
-		gotSum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
+		if !tokens.Valid(got) || !ok {
 			if refusals.allow(d.Now()) {
 				record(c.UserContext(), d, safereset.AuditAdminTokenRefused, requestIDOf(c), auditOnly(c, d, safereset.AuditAdminTokenRefused, ""))
 			}
@@ -62,6 +58,8 @@ type adminUser struct {
 	EmailAddress string `json:"emailAddress"`
 	Password     string `json:"password,omitempty"`
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// Locale is the language of the user's mails; empty: --default-locale.
+	Locale string `json:"locale,omitempty"`
 }
 
 func decodeAdmin(c *fiber.Ctx, v any) error {
@@ -81,6 +79,7 @@ const (
 	msgUserNeither   = "password or passwordHash is required"
 	msgUserHashLine  = "the password could not be hashed; see the server log"
 	msgUserPWLength  = "password must be 8 to 64 characters"
+	msgUserLocale    = "locale must be one of en, nl, de, fr, es"
 	msgJWTSubject    = "subject must be 1 to 128 printable characters without leading or trailing spaces"
 	msgJWTTTL        = "ttl must be between 1m and the server's --jwt-max-lifetime (at most 720h)"
 	msgJWTNoHS256    = "JWT issuing is off: HS256 is not among --jwt-algorithms"
@@ -96,7 +95,10 @@ func newUser(c *fiber.Ctx, d *Deps, in adminUser) (safereset.User, *HTTPError) {
 	if !safereset.ValidEmail(in.EmailAddress) {
 		return safereset.User{}, badEmail()
 	}
-	u := safereset.User{Email: strings.TrimSpace(in.EmailAddress), CreatedAt: d.Now(), PasswordChangedAt: d.Now()}
+	if !safereset.ValidLocale(in.Locale) {
+		return safereset.User{}, bad(msgUserLocale)
+	}
+	u := safereset.User{Email: strings.TrimSpace(in.EmailAddress), Locale: in.Locale, CreatedAt: d.Now(), PasswordChangedAt: d.Now()}
 	switch {
 	case in.Password != "" && in.PasswordHash != "":
 		return u, bad(msgUserBoth)
@@ -143,7 +145,7 @@ func handleUserCreate(d *Deps) fiber.Handler {
 }
 
 func userView(u safereset.User) fiber.Map {
-	return fiber.Map{"id": u.ID, "emailAddress": u.Email, "createdAt": u.CreatedAt, "passwordChangedAt": u.PasswordChangedAt}
+	return fiber.Map{"id": u.ID, "emailAddress": u.Email, "locale": u.Locale, "createdAt": u.CreatedAt, "passwordChangedAt": u.PasswordChangedAt}
 }
 
 // importResult reports an import: one bad line does not stop the rest.

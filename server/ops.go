@@ -34,8 +34,17 @@ type Reloader interface {
 
 // Ops is what the ops listener needs beyond Deps.
 type Ops struct {
-	// AdminToken guards /admin/v1 (Authorization: Bearer <token>).
+	// AdminToken guards /admin/v1 (Authorization: Bearer <token>) when
+	// AdminTokens is nil.
 	AdminToken string
+	// AdminTokens, when set, are the tokens /admin/v1 accepts, swapped
+	// while serving (rotation, SIGHUP); it wins over AdminToken.
+	AdminTokens *AdminTokens
+	// RotateAdminToken generates a new admin token, persists it where the
+	// server reads it at start, and returns it, for POST
+	// /admin/v1/admin-token/rotate; nil (or ErrAdminTokenFixed) answers
+	// 409: the token's source belongs to the operator.
+	RotateAdminToken func() (string, error)
 	// Metrics serves the Prometheus exposition.
 	Metrics http.Handler
 	// Ready are asked in order by /readyz; the service is ready when none
@@ -49,8 +58,12 @@ type Ops struct {
 }
 
 func (o *Ops) validate() error {
-	if len(o.AdminToken) < 32 {
-		return errors.New("server: admin token must be at least 32 characters")
+	if o.AdminTokens == nil {
+		t, err := NewAdminTokens(o.AdminToken, nil)
+		if err != nil {
+			return err
+		}
+		o.AdminTokens = t
 	}
 	if o.Metrics == nil || o.Breach == nil {
 		return errors.New("server: ops needs metrics and the breach filter")

@@ -88,7 +88,7 @@ func handleRequestToken(d *Deps) fiber.Handler {
 		tok := safereset.ResetToken{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(d.TokenTTL)}
 		found, err := d.Store.RequestReset(c.UserContext(), safereset.NormalizeEmail(email), tok, d.MaxOutstanding,
 			func(u safereset.User) (safereset.Message, time.Time, error) {
-				m, err := d.Composer.TokenMail(u.Email, token, tok.ExpiresAt)
+				m, err := d.ComposerFor(u.Locale).TokenMail(u.Email, token, tok.ExpiresAt)
 				return m, tok.ExpiresAt, err
 			}, userChange(c, d, safereset.AuditTokenRequested, safereset.EventResetRequested))
 		if err != nil {
@@ -138,75 +138,87 @@ func handleResetPassword(d *Deps) fiber.Handler {
 		if !ok {
 			return failWith(safereset.ER413)
 		}
-		r := decodeReset(body)
-		ctx := c.UserContext()
-		emailKey := safereset.NormalizeEmail(r.Email)
-
-		// The token is looked up first (only for a valid address) so that a
-		// request carrying the live token of its address is not charged to
-		// the per-address bucket: otherwise anyone could send ten bad
-		// guesses an hour for an address and lock its owner out of
-		// resetting. Guesses are charged and limited as before.
-		var tokHash [32]byte
-		tokErr := safereset.ErrTokenInvalid
-		if r.tokenLookup() {
-			tokHash = sha256.Sum256([]byte(r.Token))
-			tokErr = d.Store.CheckToken(ctx, emailKey, tokHash, d.Now())
-			if tokErr != nil && !errors.Is(tokErr, safereset.ErrTokenInvalid) && !errors.Is(tokErr, safereset.ErrTokenExpired) {
-				return internal(fmt.Errorf("reset: check token: %w", tokErr))
-			}
+		if err := resetPassword(c, d, decodeReset(body)); err != nil {
+			return err
 		}
-		if tokErr != nil {
-			if done, err := limitEmail(c, d, safereset.RouteReset, r.Email); done {
-				return err
-			}
-		} else {
-			limitsOf(c).setHeaders(c, d.Now())
-		}
-
-		var verdict *safereset.Verdict
-		if r.passwordLengthOK() {
-			v, err := breachCheck(ctx, d, r.Password, emailKey, tokErr == nil)
-			if err != nil {
-				// Fail closed: a password that could not be checked is not set.
-				return internal(fmt.Errorf("reset: breach check: %w", err))
-			}
-			verdict = &v
-		}
-		if codes := r.validate(tokErr, verdict); len(codes) > 0 {
-			return fail(codes)
-		}
-
-		phc, err := d.Hasher.Hash(ctx, r.Password)
-		if err != nil {
-			return internal(fmt.Errorf("reset: hash password: %w", err))
-		}
-		// The token is checked again inside the write transaction: of two
-		// requests racing with one token, exactly one gets here first.
-		user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now(),
-			userChange(c, d, safereset.AuditPasswordChanged, safereset.EventPasswordChanged))
-		switch {
-		case errors.Is(err, safereset.ErrTokenInvalid):
-			return failWith(safereset.ER352)
-		case errors.Is(err, safereset.ErrTokenExpired):
-			return failWith(safereset.ER353)
-		case err != nil:
-			return internal(fmt.Errorf("reset: store: %w", err))
-		}
-		d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
-		if d.Events != nil && d.NotifyOutbox != nil {
-			d.NotifyOutbox() // password.changed is queued
-		}
-
-		if err := sendConfirmation(ctx, d, user); err != nil {
-			d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailFailed)
-			return failCause(safereset.ER355, fmt.Errorf("reset: confirmation mail to user %d failed; password was reset: %w", user.ID, err))
-		}
-		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailSent)
 		setCodes(c, nil)
 		c.Status(fiber.StatusNoContent)
 		return nil
 	}
+}
+
+// resetPassword applies every rule of a reset (SPEC §2.4) and, when all
+// hold, sets the new password and sends the confirmation mail. The PATCH
+// route and the reset page's form both call it, so their codes, limits and
+// single use cannot drift. A failure is an *HTTPError carrying the seed's
+// codes; on any failure nothing has changed, except after ER355 (the
+// password was reset, only the confirmation mail failed).
+func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
+	ctx := c.UserContext()
+	emailKey := safereset.NormalizeEmail(r.Email)
+
+	// The token is looked up first (only for a valid address) so that a
+	// request carrying the live token of its address is not charged to
+	// the per-address bucket: otherwise anyone could send ten bad
+	// guesses an hour for an address and lock its owner out of
+	// resetting. Guesses are charged and limited as before.
+	var tokHash [32]byte
+	tokErr := safereset.ErrTokenInvalid
+	if r.tokenLookup() {
+		tokHash = sha256.Sum256([]byte(r.Token))
+		tokErr = d.Store.CheckToken(ctx, emailKey, tokHash, d.Now())
+		if tokErr != nil && !errors.Is(tokErr, safereset.ErrTokenInvalid) && !errors.Is(tokErr, safereset.ErrTokenExpired) {
+			return internal(fmt.Errorf("reset: check token: %w", tokErr))
+		}
+	}
+	if tokErr != nil {
+		if done, err := limitEmail(c, d, safereset.RouteReset, r.Email); done {
+			return err
+		}
+	} else {
+		limitsOf(c).setHeaders(c, d.Now())
+	}
+
+	var verdict *safereset.Verdict
+	if r.passwordLengthOK() {
+		v, err := breachCheck(ctx, d, r.Password, emailKey, tokErr == nil)
+		if err != nil {
+			// Fail closed: a password that could not be checked is not set.
+			return internal(fmt.Errorf("reset: breach check: %w", err))
+		}
+		verdict = &v
+	}
+	if codes := r.validate(tokErr, verdict); len(codes) > 0 {
+		return fail(codes)
+	}
+
+	phc, err := d.Hasher.Hash(ctx, r.Password)
+	if err != nil {
+		return internal(fmt.Errorf("reset: hash password: %w", err))
+	}
+	// The token is checked again inside the write transaction: of two
+	// requests racing with one token, exactly one gets here first.
+	user, err := d.Store.ResetPassword(ctx, emailKey, tokHash, phc, d.Now(),
+		userChange(c, d, safereset.AuditPasswordChanged, safereset.EventPasswordChanged))
+	switch {
+	case errors.Is(err, safereset.ErrTokenInvalid):
+		return failWith(safereset.ER352)
+	case errors.Is(err, safereset.ErrTokenExpired):
+		return failWith(safereset.ER353)
+	case err != nil:
+		return internal(fmt.Errorf("reset: store: %w", err))
+	}
+	d.Logger.Info("password reset", slog.String("request_id", requestIDOf(c)), slog.Uint64("user_id", user.ID))
+	if d.Events != nil && d.NotifyOutbox != nil {
+		d.NotifyOutbox() // password.changed is queued
+	}
+
+	if err := sendConfirmation(ctx, d, user); err != nil {
+		d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailFailed)
+		return failCause(safereset.ER355, fmt.Errorf("reset: confirmation mail to user %d failed; password was reset: %w", user.ID, err))
+	}
+	d.Metrics.MailSend(safereset.MailConfirmation, metrics.MailSent)
+	return nil
 }
 
 // breachCheck checks a new password against the breach filter and its
@@ -248,7 +260,7 @@ func breachCheck(ctx context.Context, d *Deps, pw, emailKey string, canSucceed b
 }
 
 func sendConfirmation(ctx context.Context, d *Deps, u safereset.User) error {
-	m, err := d.Composer.ConfirmationMail(u.Email, u.PasswordChangedAt)
+	m, err := d.ComposerFor(u.Locale).ConfirmationMail(u.Email, u.PasswordChangedAt)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/server/page"
 )
 
 // NewPublic returns the public API app (default listener :8080).
@@ -23,6 +24,19 @@ func NewPublic(d Deps) (*fiber.App, error) {
 	app.Patch(reset, withRoute(safereset.RouteReset), limitIP(&d, safereset.RouteReset), authenticate(&d), handleResetPassword(&d))
 	app.Post("/api/v1/password/check", withRoute(safereset.RouteCheck), limitIP(&d, safereset.RouteCheck), authenticate(&d), handlePasswordCheck(&d))
 	app.Get("/api/v1/doc.json", withRoute(safereset.RouteDoc), handleDoc(doc))
+	if d.ResetPage != nil {
+		r, err := page.New()
+		if err != nil {
+			return nil, err
+		}
+		asset, err := handlePageAsset()
+		if err != nil {
+			return nil, err
+		}
+		app.Get("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePage(&d, r))
+		app.Post("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePageSubmit(&d, r))
+		app.Get("/reset/assets/:name", withRoute(safereset.RoutePage), asset)
+	}
 	return app, nil
 }
 
@@ -42,7 +56,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o))
 	app.Get("/metrics", withRoute(safereset.RouteMetrics), handleMetrics(o))
 
-	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(&d, o.AdminToken))
+	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(&d, o.AdminTokens))
 	admin.Post("/users", handleUserCreate(&d))
 	admin.Post("/users/import", handleUserImport(&d))
 	admin.Post("/users/verify", handleUserVerify(&d))
@@ -54,5 +68,6 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	admin.Post("/breach/reload", handleBreachReload(&d, o))
 	admin.Get("/backup", handleBackup(&d))
 	admin.Get("/audit", handleAudit(&d))
+	admin.Post("/admin-token/rotate", handleAdminTokenRotate(&d, o))
 	return app, nil
 }

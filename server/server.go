@@ -23,6 +23,9 @@ type Deps struct {
 	Store    safereset.Store
 	Breach   safereset.BreachChecker
 	Composer safereset.Composer
+	// ComposerFor returns the composer of a user's locale (nil: Composer
+	// for everyone).
+	ComposerFor func(locale string) safereset.Composer
 	// Sender delivers the confirmation mail synchronously.
 	Sender safereset.Sender
 	// NotifyOutbox wakes the outbox worker after a token mail was queued (nil ok).
@@ -49,6 +52,8 @@ type Deps struct {
 	// store takes to answer, so that known and unknown addresses cannot be
 	// told apart by timing (0 disables).
 	RequestFloor time.Duration
+	// ResetPage serves the reset page at /reset (SPEC §11); nil turns it off.
+	ResetPage *ResetPage
 	// MaxConnsPerIP bounds the open connections from one client address
 	// (clientip.Key: IPv6 per /64) on each listener of a Server (0:
 	// unlimited). Each can pin up to HardBodyLimit plus
@@ -85,8 +90,17 @@ func (d *Deps) defaults() error {
 	if d.ConfirmTimeout <= 0 {
 		d.ConfirmTimeout = 10 * time.Second
 	}
+	if d.ComposerFor == nil {
+		c := d.Composer
+		d.ComposerFor = func(string) safereset.Composer { return c }
+	}
 	if d.NotifyOutbox == nil {
 		d.NotifyOutbox = func() {}
+	}
+	if d.ResetPage != nil {
+		if err := d.ResetPage.defaults(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

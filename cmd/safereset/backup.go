@@ -35,6 +35,7 @@ func backupKeyFiles() []string {
 		ratelimit.SecretFile,   // HMAC key of the per-address buckets
 		"admin.token",          // the admin API token
 		"outbox.key",           // seals queued mails at rest
+		pageKeyFile,            // binds each reset form to its token
 		labelKeyFile,           // keys the labels of email-like JWT subjects
 		webhook.SecretFileName, // signs the webhooks; receivers hold it too
 	}

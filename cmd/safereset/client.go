@@ -154,9 +154,10 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 func runUserSub(ctx context.Context, sub string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("user "+sub, stderr)
 	af := addAdminFlags(fs, getenv)
-	var phc string
+	var phc, locale string
 	if sub == "add" {
 		fs.StringVar(&phc, "password-hash", "", "store this argon2id or bcrypt PHC string instead of reading a password")
+		fs.StringVar(&locale, "locale", "", "language of the user's mails: en, nl, de, fr or es (default: the server's --default-locale)")
 	}
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
@@ -173,6 +174,9 @@ func runUserSub(ctx context.Context, sub string, args []string, getenv func(stri
 	switch sub {
 	case "add":
 		in := map[string]string{"emailAddress": arg}
+		if locale != "" {
+			in["locale"] = locale
+		}
 		if phc != "" {
 			in["passwordHash"] = phc
 		} else {

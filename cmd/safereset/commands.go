@@ -30,7 +30,7 @@ func commands() []command {
 		{"apikey list", "", "list API keys"},
 		{"apikey revoke", "ID", "revoke an API key"},
 		{"jwt issue", "", "mint a client JWT (--subject NAME, --ttl 1h)"},
-		{"admin-token rotate", "", "replace the admin token in --data-dir (the server takes it at its next start)"},
+		{"admin-token rotate", "", "replace the admin token; the running server switches at once (--overlap D keeps the old one valid)"},
 		{"breach build", "INPUT...", "build a breach filter (and with --exact, the exact store) from hash or password lists"},
 		{"breach check", "", "check passwords from stdin, one a line, as serve would"},
 		{"breach info", "FILE", "show a breach filter's or exact store's header"},

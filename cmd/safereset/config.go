@@ -58,7 +58,9 @@ type serveConfig struct {
 	logFormat, logLevel string
 	shutdownTimeout     time.Duration
 
-	events eventConfig
+	resetPage                  bool
+	productName, defaultLocale string
+	events                     eventConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -113,6 +115,9 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.BoolVar(&c.resetPage, "reset-page", true, "serve the reset page at /reset, where the emailed link lands (false for deployments that host their own)")
+	fs.StringVar(&c.productName, "product-name", "safereset", "name of the service in mail subjects, mail bodies and the reset page")
+	fs.StringVar(&c.defaultLocale, "default-locale", "en", "language of the reset page when the browser asks for none of en, nl, de, fr, es, and of the mails of users without a locale")
 	addEventFlags(fs, &c.events)
 	return c, fs
 }
@@ -149,6 +154,9 @@ func (c *serveConfig) validate() error {
 		return errors.New("--max-outstanding-tokens must be between 1 and 100")
 	case c.argonMemory > math.MaxUint32 || c.argonTime > math.MaxUint32:
 		return errors.New("password hashing: --argon2-memory or --argon2-time is out of range")
+	}
+	if err := c.validatePage(); err != nil {
+		return err
 	}
 	if err := c.validateExact(); err != nil {
 		return err

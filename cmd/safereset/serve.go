@@ -78,7 +78,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // wait serves until ctx is done or a part fails; SIGHUP re-reads the
-// configured breach filter (an operator replaced the file).
+// configured breach filter (an operator replaced the file) and the admin
+// token file.
 func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger, hup <-chan os.Signal, verifyErr, workerErr <-chan error) error {
 	for {
 		select {
@@ -94,6 +95,7 @@ func (s *service) wait(ctx context.Context, c *serveConfig, logger *slog.Logger,
 			logger.Error("breach filter failed verification; stopping (fail closed)", "error", err.Error())
 			return err
 		case <-hup:
+			s.reloadAdminToken(logger)
 			if err := s.checker.Reload(c.breachFilter); err != nil {
 				logger.Error("breach filter reload on SIGHUP failed; the old filter stays", "error", err.Error())
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +21,9 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, "--rate-ip", "0")
 	s.addUser(alice, oldPW)
-	s.addUser("bob@example.com", oldPW)
+	if st := s.admin("POST", "/admin/v1/users", map[string]string{"emailAddress": "bob@example.com", "password": oldPW, "locale": "nl"}, nil); st != 201 {
+		t.Fatalf("create bob: %d", st)
+	}
 	key := s.apiKey("moved")
 	s.post(key, alice)
 	tok := s.waitToken(alice, 1)
@@ -75,4 +78,13 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	waitFor(t, func() bool {
 		return len(p.mailsTo("bob@example.com", "still queued")) == 1
 	}, "the queued mail delivered after the move")
+
+	// Bob's locale moved with him: his next token mail is in Dutch.
+	if r := p.post(key, "bob@example.com"); r.Status != 202 {
+		t.Fatalf("request for bob after the move: %d", r.Status)
+	}
+	p.waitToken("bob@example.com", 1)
+	if subjects, _ := mailsTo(t, p, "bob@example.com"); !slices.Contains(subjects, "Je safereset-wachtwoord opnieuw instellen") {
+		t.Errorf("bob's locale did not survive the copy: subjects %q", subjects)
+	}
 }

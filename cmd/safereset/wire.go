@@ -34,6 +34,9 @@ type service struct {
 	closers []func() error
 	// limiterPing checks a remote rate-limit store (Redis); nil otherwise.
 	limiterPing func(context.Context) error
+
+	adminTokens *server.AdminTokens
+	adminSource adminTokenSource
 }
 
 // Close releases what wire opened, last opened first.
@@ -63,6 +66,10 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	if err != nil {
 		return nil, err
 	}
+	s.adminSource = newAdminTokenSource(c, getenv)
+	if s.adminTokens, err = server.NewAdminTokens(adminToken, now); err != nil {
+		return nil, err
+	}
 	if s.db, err = openEngine(c); err != nil {
 		return nil, err
 	}
@@ -72,7 +79,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	}
 	s.closers = append(s.closers, s.checker.Close)
 
-	composer, err := mail.NewComposer(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: "safereset"})
+	composers, err := mail.NewLocalized(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: c.productName}, c.defaultLocale)
 	if err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
@@ -95,7 +102,10 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	}
 	s.events = eventPublisher(publisher)
 
+	// The readiness checks are built below; the gauge asks them on scrape.
+	var ready []server.Pinger
 	m := metrics.New(metrics.Sources{
+		Ready:  func() bool { return pingAll(ready) },
 		Filter: s.checker.Info,
 		Outbox: func() (int, time.Time, error) { return s.db.OutboxStats(context.Background()) },
 		Now:    now,
@@ -113,40 +123,45 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("client label key: %w", err)
 	}
 	deps := server.Deps{
-		Store: s.db, Breach: s.checker, Composer: composer, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
+		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
 		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
 	}
+	if deps.ResetPage, err = resetPage(c); err != nil {
+		return nil, err
+	}
+	ready = []server.Pinger{
+		server.PingerFunc(func(ctx context.Context) error {
+			if err := s.db.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			return nil
+		}),
+		s.checker,
+		server.PingerFunc(func(ctx context.Context) error {
+			if s.limiterPing == nil {
+				return nil
+			}
+			if err := s.limiterPing(ctx); err != nil {
+				return fmt.Errorf("rate-limit store: %w", err)
+			}
+			return nil
+		}),
+		server.PingerFunc(func(context.Context) error {
+			if !s.worker.Alive() {
+				return errors.New("outbox worker not running")
+			}
+			return nil
+		}),
+	}
 	ops := server.Ops{
-		AdminToken: adminToken,
-		Metrics:    m.Handler(),
-		Ready: []server.Pinger{
-			server.PingerFunc(func(ctx context.Context) error {
-				if err := s.db.Ping(ctx); err != nil {
-					return fmt.Errorf("database: %w", err)
-				}
-				return nil
-			}),
-			s.checker,
-			server.PingerFunc(func(ctx context.Context) error {
-				if s.limiterPing == nil {
-					return nil
-				}
-				if err := s.limiterPing(ctx); err != nil {
-					return fmt.Errorf("rate-limit store: %w", err)
-				}
-				return nil
-			}),
-			server.PingerFunc(func(context.Context) error {
-				if !s.worker.Alive() {
-					return errors.New("outbox worker not running")
-				}
-				return nil
-			}),
-		},
-		Breach:   s.checker,
-		IssueJWT: verifier.Issue,
+		AdminTokens:      s.adminTokens,
+		RotateAdminToken: s.adminSource.rotate,
+		Metrics:          m.Handler(),
+		Ready:            ready,
+		Breach:           s.checker,
+		IssueJWT:         verifier.Issue,
 	}
 	if s.srv, err = server.New(deps, ops); err != nil {
 		return nil, err
@@ -363,4 +378,16 @@ func newVerifier(c *serveConfig, now func() time.Time, db engine) (*jwtauth.Veri
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
 	return v, nil
+}
+
+// pingAll reports whether every readiness check passes, as /readyz decides.
+func pingAll(checks []server.Pinger) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, p := range checks {
+		if p.Ping(ctx) != nil {
+			return false
+		}
+	}
+	return true
 }

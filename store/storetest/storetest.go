@@ -66,6 +66,7 @@ func Run(t *testing.T, open Open) {
 		{"Tokens_ConcurrentReset", testTokens_ConcurrentReset},
 		{"Tokens_ConcurrentRequests", testTokens_ConcurrentRequests},
 		{"OutboxClaims", testOutboxClaims},
+		{"UserLocale", testUserLocale},
 		{"Effects", testEffects},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
