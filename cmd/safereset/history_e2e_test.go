@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/safereset/safereset/internal/pgtest"
+	"github.com/safereset/safereset/store"
 )
 
 // Four passwords that pass every other rule (breach filter, strength,
@@ -119,5 +124,77 @@ func historyOff(t *testing.T, s *testServer) {
 	resetTo(t, s, key, 3, a)
 	if !s.verify(alice, a) {
 		t.Fatal("password A was not set again")
+	}
+}
+
+// TestStoreCopy_KeepsPasswordHistory: `store copy` moves the kept hashes
+// from bbolt to PostgreSQL and back, so a moved deployment still refuses
+// an old password.
+func TestStoreCopy_KeepsPasswordHistory(t *testing.T) {
+	a, b := historyPWs[0], historyPWs[1]
+	dir := t.TempDir()
+	flags := []string{"--rate-ip", "0", "--rate-reset-email", "0", "--rate-request-email", "0", "--password-history", "3"}
+	s := startServer(t, dir, flags...)
+	s.addUser(alice, a)
+	key := s.apiKey("history")
+	resetTo(t, s, key, 1, b)
+	s.Stop()
+
+	url := pgtest.New(t)
+	if out, _, err := runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url); err != nil {
+		t.Fatalf("store copy to PostgreSQL: %q, %v", out, err)
+	}
+	p := startServer(t, "", append([]string{"--database-url", url}, flags...)...)
+	if r := p.post(key, alice); r.Status != 202 {
+		t.Fatalf("request token after the copy: %d", r.Status)
+	}
+	tok := p.waitToken(alice, 1)
+	if r := p.patch(key, alice, a, a, tok); r.Status != 400 || !slices.Equal(r.Codes(), []string{"ER349"}) {
+		t.Errorf("the previous password after the copy: %d %v, want 400 [ER349]", r.Status, r.Codes())
+	}
+	p.Stop()
+
+	back := filepath.Join(t.TempDir(), "safereset.db")
+	if out, _, err := runCmd(t, "store", "copy", "--from", url, "--to", back); err != nil {
+		t.Fatalf("store copy back to bbolt: %q, %v", out, err)
+	}
+	db, err := store.Open(back, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.UserByEmail(context.Background(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.PasswordHistory) != 1 || !strings.HasPrefix(u.PasswordHistory[0], "$argon2id$") || u.PasswordHistory[0] == u.PasswordHash {
+		t.Errorf("history after the copy back = %q; want the one previous argon2id hash", u.PasswordHistory)
+	}
+	for _, h := range u.PasswordHistory {
+		if strings.Contains(h, a) {
+			t.Errorf("history holds the password itself: %q", h)
+		}
+	}
+}
+
+// TestServe_PasswordHistoryBounds: an out-of-range N, by flag or by its
+// environment twin, is one line and a non-zero exit before anything opens.
+func TestServe_PasswordHistoryBounds(t *testing.T) {
+	for _, args := range [][]string{{"--password-history", "25"}, {"--password-history", "-1"}, {"--password-history", "four"}} {
+		_, _, err := runCmd(t, append([]string{"serve", "--data-dir", t.TempDir()}, args...)...)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "password-history") {
+			t.Errorf("serve %q: err = %v; want one line naming --password-history", args, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"safereset", "serve", "--data-dir", t.TempDir()},
+		func(k string) string {
+			if k == "SAFERESET_PASSWORD_HISTORY" {
+				return "99"
+			}
+			return ""
+		}, strings.NewReader(""), &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "password-history") {
+		t.Errorf("SAFERESET_PASSWORD_HISTORY=99: err = %v; want a refusal", err)
 	}
 }
