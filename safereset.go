@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -347,4 +348,21 @@ func PushPasswordHistory(prev []string, old string, n int) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// ClientNameRule describes the names ValidClientName accepts.
+const ClientNameRule = "must be 1 to 64 characters of letters, digits and -_.@:"
+
+// ValidClientName is the rule for API key names and for JWT subjects
+// minted by the CLI, so one client can carry the same name in both.
+func ValidClientName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@:", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -274,18 +274,6 @@ func handleUserDelete(d *Deps) fiber.Handler {
 	}
 }
 
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@:", r)) {
-			return false
-		}
-	}
-	return true
-}
-
 func handleAPIKeyCreate(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var in struct {
@@ -294,7 +282,7 @@ func handleAPIKeyCreate(d *Deps) fiber.Handler {
 		if err := decodeAdmin(c, &in); err != nil {
 			return err
 		}
-		if !validName(in.Name) {
+		if !safereset.ValidClientName(in.Name) {
 			return adminFail(fiber.StatusBadRequest, "name must be 1 to 64 characters of letters, digits and -_.@:")
 		}
 		key, id, hash, err := NewAPIKey()

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/safereset/safereset"
 )
 
 // LabelKeySize is the size of the key that labels JWT subjects.
@@ -18,7 +20,7 @@ const LabelKeySize = 32
 // no personal data and a fixed alphabet. Keyed, so that someone who can
 // read /metrics or a log cannot confirm a guessed address by hashing it.
 func clientName(key []byte, subject string) string {
-	if validName(subject) && !strings.Contains(subject, "@") {
+	if safereset.ValidClientName(subject) && !strings.Contains(subject, "@") {
 		return subject
 	}
 	mac := hmac.New(sha256.New, key)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/safereset/safereset"
 )
 
 // adminClient talks to a running server's admin API.
@@ -126,22 +128,6 @@ func readSecretLine(r io.Reader) (string, error) {
 	}
 	return line, nil
 }
-
-// validClientName is the rule for API key names, and for JWT subjects
-// minted from the CLI, so one client can carry the same name in both.
-func validClientName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@:", r)) {
-			return false
-		}
-	}
-	return true
-}
-
-const clientNameRule = "must be 1 to 64 characters of letters, digits and -_.@:"
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	sub, args, ok, err := groupCommand("user", args, stdout)
@@ -258,8 +244,8 @@ func runAPIKeySub(ctx context.Context, sub string, args []string, getenv func(st
 		c, _ := findCommand("apikey " + sub)
 		return usageError("want exactly one argument, %s", c.args)
 	}
-	if sub == "create" && !validClientName(fs.Arg(0)) {
-		return usageError("name %s", clientNameRule)
+	if sub == "create" && !safereset.ValidClientName(fs.Arg(0)) {
+		return usageError("name %s", safereset.ClientNameRule)
 	}
 	c, err := af.client()
 	if err != nil {
@@ -322,8 +308,8 @@ func runJWTIssue(ctx context.Context, args []string, getenv func(string) string,
 		return usageError("takes no arguments (the subject is --subject NAME)")
 	case *subject == "":
 		return usageError("want --subject NAME")
-	case !validClientName(*subject):
-		return usageError("--subject %s", clientNameRule)
+	case !safereset.ValidClientName(*subject):
+		return usageError("--subject %s", safereset.ClientNameRule)
 	}
 	c, err := af.client()
 	if err != nil {

@@ -3,11 +3,11 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/testclock"
 )
 
 // Store is what the suite needs from an engine: the interface, plus the
@@ -26,28 +26,11 @@ type Open func(t *testing.T, now func() time.Time) Store
 // T0 is the start of every suite clock.
 var T0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// Clock is a settable test clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the shared settable test clock.
+type Clock = testclock.Clock
 
 // NewClock returns a clock at T0.
-func NewClock() *Clock { return &Clock{t: T0} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func NewClock() *Clock { return testclock.New(T0) }
 
 // Run runs every conformance case against stores made by open.
 func Run(t *testing.T, open Open) {
