@@ -109,7 +109,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		}
 		// A new statement after the lock: it sees every commit made
 		// before the lock was granted. The update and delete happen only
-		// for a live token.
+		// for a live token. The replaced hash is pushed onto the history
+		// and the array sliced to $5 (N-1) elements in the same UPDATE;
+		// [1:0] is the empty array.
 		var expires *time.Time
 		row := tx.QueryRow(ctx, `WITH tok AS (
 				SELECT expires_at FROM reset_tokens WHERE hash = $2 AND user_id = $1
