@@ -23,6 +23,23 @@ type User struct {
 	Locale            string    `json:"locale,omitempty"`
 	CreatedAt         time.Time `json:"createdAt"`
 	PasswordChangedAt time.Time `json:"passwordChangedAt"`
+	// PasswordHistory holds the PHC strings of the user's previous
+	// passwords, newest first, never a password. ResetPassword keeps at
+	// most N-1 of them for --password-history N (the current hash is the
+	// Nth).
+	PasswordHistory []string `json:"passwordHistory,omitempty"`
+}
+
+// MaxPasswordHistory bounds --password-history: PCI DSS asks for 4, and
+// each kept hash costs one hash verify per reset carrying a live token.
+const MaxPasswordHistory = 24
+
+// PasswordHistoryKeeper is a Store that keeps previous password hashes
+// with the user. KeepPasswordHistory(n) makes every later ResetPassword
+// push the replaced hash and trim the list to n-1 in the same
+// transaction; 0 (the default) keeps none.
+type PasswordHistoryKeeper interface {
+	KeepPasswordHistory(n int)
 }
 
 // ResetToken is an outstanding password-reset token. Only the SHA-256 of the
@@ -305,6 +322,32 @@ type Dump struct {
 	Tokens  []ResetToken
 	APIKeys []APIKey
 	Outbox  []OutboxEntry
+}
+
+// ClampPasswordHistory bounds n to 0..MaxPasswordHistory.
+func ClampPasswordHistory(n int) int {
+	return min(max(n, 0), MaxPasswordHistory)
+}
+
+// PushPasswordHistory returns the previous hashes to keep when old is
+// replaced under --password-history n: old first, then prev, at most n-1
+// in all (the new hash is the nth). It never shares prev's backing array.
+func PushPasswordHistory(prev []string, old string, n int) []string {
+	keep := ClampPasswordHistory(n) - 1
+	if keep <= 0 {
+		return nil
+	}
+	out := make([]string, 0, keep)
+	if old != "" {
+		out = append(out, old)
+	}
+	for _, h := range prev {
+		if len(out) == keep {
+			break
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // ClientNameRule describes the names ValidClientName accepts.

@@ -73,8 +73,8 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 		}
 		b := &pgx.Batch{}
 		for _, u := range d.Users {
-			b.Queue(`INSERT INTO users (id, email, email_key, password_hash, created_at, password_changed_at, locale) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				int64(u.ID), u.Email, u.EmailKey, u.PasswordHash, ts(u.CreatedAt), nullTime(u.PasswordChangedAt), u.Locale)
+			b.Queue(`INSERT INTO users (id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				int64(u.ID), u.Email, u.EmailKey, u.PasswordHash, ts(u.CreatedAt), nullTime(u.PasswordChangedAt), u.Locale, historyParam(u.PasswordHistory))
 		}
 		toks := slices.Clone(d.Tokens)
 		slices.SortStableFunc(toks, func(a, b safereset.ResetToken) int { return a.CreatedAt.Compare(b.CreatedAt) })

@@ -54,6 +54,8 @@ type DB struct {
 	outbox *seal.Box
 	// sweeps counts rate-limit takes between sweeps of ended windows.
 	sweeps atomic.Uint64
+	// history is --password-history (see KeepPasswordHistory).
+	history atomic.Int32
 }
 
 var _ safereset.Store = (*DB)(nil)

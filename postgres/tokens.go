@@ -109,26 +109,30 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		}
 		// A new statement after the lock: it sees every commit made
 		// before the lock was granted. The update and delete happen only
-		// for a live token.
+		// for a live token. The replaced hash is pushed onto the history
+		// and the array sliced to $5 (N-1) elements in the same UPDATE;
+		// [1:0] is the empty array.
 		var expires *time.Time
 		row := tx.QueryRow(ctx, `WITH tok AS (
 				SELECT expires_at FROM reset_tokens WHERE hash = $2 AND user_id = $1
 			), upd AS (
-				UPDATE users SET password_hash = $3, password_changed_at = $4
+				UPDATE users SET password_hash = $3, password_changed_at = $4,
+					password_history = (ARRAY[users.password_hash] || users.password_history)[1:$5::int]
 				WHERE id = $1 AND EXISTS (SELECT 1 FROM tok WHERE expires_at > $4)
 				RETURNING `+userColumns+`
 			), del AS (
 				DELETE FROM reset_tokens WHERE user_id = $1 AND EXISTS (SELECT 1 FROM upd)
 			)
 			SELECT (SELECT expires_at FROM tok), upd.* FROM (SELECT 1) one LEFT JOIN upd ON true`,
-			id, tokenHash[:], newHash, now)
+			id, tokenHash[:], newHash, now, max(int(db.history.Load())-1, 0))
 		var (
 			uid              *uint64
 			email, key, hash *string
 			created, changed *time.Time
 			locale           *string
+			history          []string
 		)
-		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale); err != nil {
+		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale, &history); err != nil {
 			return err
 		}
 		switch {
@@ -138,6 +142,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 			return safereset.ErrTokenExpired
 		}
 		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale}
+		if len(history) > 0 {
+			u.PasswordHistory = history
+		}
 		e, err := renderEffects(u, effects)
 		if err != nil {
 			return err

@@ -15,7 +15,7 @@ import (
 // errEmptyHash is returned when a caller would store an empty password hash.
 var errEmptyHash = errors.New("postgres: empty password hash")
 
-const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at, locale`
+const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history`
 
 // CreateUser stores u under a new ID (see store.DB.CreateUser). It returns
 // an error wrapping safereset.ErrUserExists when the email key is taken.
@@ -127,7 +127,7 @@ func scanUser(row pgx.Row) (safereset.User, error) {
 		u       safereset.User
 		changed *time.Time
 	)
-	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed, &u.Locale)
+	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed, &u.Locale, &u.PasswordHistory)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return safereset.User{}, safereset.ErrUserNotFound
 	}
@@ -135,6 +135,9 @@ func scanUser(row pgx.Row) (safereset.User, error) {
 		return safereset.User{}, err
 	}
 	u.CreatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), fromNull(changed)
+	if len(u.PasswordHistory) == 0 {
+		u.PasswordHistory = nil
+	}
 	return u, nil
 }
 

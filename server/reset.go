@@ -191,6 +191,13 @@ func resetPassword(c *fiber.Ctx, d *Deps, r resetRequest) error {
 	if codes := r.validate(tokErr, verdict); len(codes) > 0 {
 		return fail(codes)
 	}
+	// Every cheap rule held and the token is live: only now may the
+	// history comparison spend hashing slots.
+	if reused, err := reusedPassword(ctx, d, emailKey, r.Password); err != nil {
+		return internal(fmt.Errorf("reset: password history: %w", err))
+	} else if reused {
+		return failWith(safereset.ER349)
+	}
 
 	phc, err := d.Hasher.Hash(ctx, r.Password)
 	if err != nil {

@@ -47,7 +47,12 @@ type Deps struct {
 
 	TokenTTL       time.Duration // default 1h
 	MaxOutstanding int           // default 3
-	ConfirmTimeout time.Duration // default 10s
+	// PasswordHistory is --password-history N: a new password matching
+	// the account's current hash or one of its N-1 previous ones is
+	// refused with ER349 (0: off). The store keeps the hashes
+	// (safereset.PasswordHistoryKeeper).
+	PasswordHistory int
+	ConfirmTimeout  time.Duration // default 10s
 	// RequestFloor is the least time a token request that reaches the
 	// store takes to answer, so that known and unknown addresses cannot be
 	// told apart by timing (0 disables).

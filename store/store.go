@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/safereset/safereset"
@@ -83,6 +84,8 @@ type DB struct {
 	now     func() time.Time
 	box     *seal.Box
 	commits *committer
+	// history is --password-history (see KeepPasswordHistory).
+	history atomic.Int32
 }
 
 var _ safereset.Store = (*DB)(nil)

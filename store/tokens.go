@@ -170,6 +170,7 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		if err != nil {
 			return err
 		}
+		u.PasswordHistory = safereset.PushPasswordHistory(u.PasswordHistory, u.PasswordHash, int(db.history.Load()))
 		u.PasswordHash = newHash
 		u.PasswordChangedAt = now
 		if err := putJSON(tx.Bucket([]byte(bucketUsers)), u64(u.ID), u); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/clientip"
 	"github.com/safereset/safereset/mail"
 	"github.com/safereset/safereset/password"
@@ -36,6 +37,7 @@ type serveConfig struct {
 
 	tokenTTL        time.Duration
 	maxOutstanding  int
+	passwordHistory int
 	requestFloor    time.Duration
 	maxConnsPerIP   int
 	argonMemory     uint
@@ -88,6 +90,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.mailRetryMax, "mail-retry-max", 10*time.Minute, "longest retry delay of an undelivered token mail")
 	fs.DurationVar(&c.confirmTimeout, "confirm-timeout", 10*time.Second, "timeout for sending the confirmation mail (ER355 after it)")
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of a reset token")
+	fs.IntVar(&c.passwordHistory, "password-history", 0, "refuse (ER349) a new password matching one of the account's last N password hashes, the current one included (0-24; PCI DSS 8.3.7 asks for 4; 0: off)")
 	fs.IntVar(&c.maxOutstanding, "max-outstanding-tokens", 3, "unexpired reset tokens one account may hold; a new request beyond it replaces the oldest")
 	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 256, "open connections allowed from one client address on each listener (0: unlimited; raise it behind a proxy that does not pool)")
 	fs.DurationVar(&c.requestFloor, "request-min-duration", 25*time.Millisecond, "least time a valid token request takes to answer, known address or not (hides the timing difference; 0 disables)")
@@ -150,6 +153,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("--ratelimit-url must be a redis:// or rediss:// URL")
 	case c.mailLease < 2*c.smtpTimeout:
 		return errors.New("--mail-lease must be at least twice --smtp-timeout")
+	case c.passwordHistory < 0 || c.passwordHistory > safereset.MaxPasswordHistory:
+		return fmt.Errorf("--password-history must be between 0 and %d", safereset.MaxPasswordHistory)
 	case c.maxOutstanding < 1 || c.maxOutstanding > 100:
 		return errors.New("--max-outstanding-tokens must be between 1 and 100")
 	case c.argonMemory > math.MaxUint32 || c.argonTime > math.MaxUint32:

@@ -126,7 +126,14 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 		Store: s.db, Breach: s.checker, Composer: composers.For(c.defaultLocale), ComposerFor: composers.For, Sender: sender, NotifyOutbox: s.worker.Notify, Events: s.events, Verifier: verifier,
 		Limiter: limiter, ClientIP: c.clientIP, Hasher: hasher, Metrics: m, Logger: logger, Now: now,
 		TokenTTL: c.tokenTTL, MaxOutstanding: c.maxOutstanding, ConfirmTimeout: c.confirmTimeout, RequestFloor: c.requestFloor,
-		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey,
+		MaxConnsPerIP: c.maxConnsPerIP, LabelKey: labelKey, PasswordHistory: c.passwordHistory,
+	}
+	if c.passwordHistory > 0 {
+		keeper, ok := s.db.(safereset.PasswordHistoryKeeper)
+		if !ok {
+			return nil, errors.New("--password-history: this store engine keeps no password history")
+		}
+		keeper.KeepPasswordHistory(c.passwordHistory)
 	}
 	if deps.ResetPage, err = resetPage(c); err != nil {
 		return nil, err

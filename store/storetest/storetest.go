@@ -51,6 +51,7 @@ func Run(t *testing.T, open Open) {
 		{"OutboxClaims", testOutboxClaims},
 		{"UserLocale", testUserLocale},
 		{"Effects", testEffects},
+		{"PasswordHistory", testPasswordHistory},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
