@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,18 +85,38 @@ func TestMetrics_CountEveryCode(t *testing.T) {
 	// Tokens live three seconds. A fresh one is answered ER355 because
 	// SMTP is down for the confirmation (fresh, so a slow machine cannot
 	// let it expire first); the next is used only once it has expired.
+	// freshToken waits for a mail to alice carrying a token not seen yet:
+	// the outbox delivers at least once, so a mail whose acknowledgement
+	// was cut by srv.Stop may arrive again after the restart.
+	seen := map[string]bool{tok: true}
+	freshToken := func() string {
+		for n := len(srv.Messages()); ; n++ {
+			msgs := srv.WaitFor(n, 20*time.Second)
+			for _, m := range msgs {
+				if m.To[0] != alice {
+					continue
+				}
+				if tk, _ := tokenFrom(t, m); !seen[tk] {
+					seen[tk] = true
+					return tk
+				}
+			}
+		}
+	}
 	send("POST", k, `{"emailAddress":"alice@example.com"}`)
-	msgs = srv.WaitFor(5, 20*time.Second)
-	tok1, _ := tokenFrom(t, msgs[4])
+	tok1 := freshToken()
 	srv.Stop()
 	send("PATCH", k, patch(alice, strongPW, strongPW, tok1)) // ER355
 	srv.Restart()
 	send("POST", k, `{"emailAddress":"alice@example.com"}`)
-	msgs = srv.WaitFor(6, 20*time.Second)
-	tok2, _ := tokenFrom(t, msgs[5])
-	time.Sleep(3100 * time.Millisecond)                    // past the three-second token lifetime
-	send("PATCH", k, patch(alice, otherPW, otherPW, tok2)) // ER353
-	if _, err := http.Get(s.Base + "/nope"); err != nil {  // counted nowhere
+	tok2 := freshToken()
+	time.Sleep(3100 * time.Millisecond) // past the three-second token lifetime
+	r := s.do("PATCH", "/api/v1/user/reset-password", k, patch(alice, otherPW, otherPW, tok2))
+	if !slices.Contains(r.Codes(), "ER353") {
+		t.Errorf("expired token answered %d %v, want ER353", r.Status, r.Codes())
+	}
+	tally("reset", r)
+	if _, err := http.Get(s.Base + "/nope"); err != nil { // counted nowhere
 		t.Fatal(err)
 	}
 
