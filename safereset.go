@@ -28,7 +28,14 @@ type User struct {
 	// most N-1 of them for --password-history N (the current hash is the
 	// Nth).
 	PasswordHistory []string `json:"passwordHistory,omitempty"`
+	// LockedUntil is set by LockAccount ("this wasn't me", SPEC §11).
+	// Before it, RequestReset issues no token and queues no mail; zero or
+	// past means not locked.
+	LockedUntil time.Time `json:"lockedUntil,omitzero"`
 }
+
+// Locked reports whether the account refuses new reset tokens at now.
+func (u User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
 
 // MaxPasswordHistory bounds --password-history: PCI DSS asks for 4, and
 // each kept hash costs one hash verify per reset carrying a live token.
@@ -49,7 +56,28 @@ type ResetToken struct {
 	UserID    uint64    `json:"userId"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// Lock, when its Hash is not zero, is the "this wasn't me" token whose
+	// link the same mail carries. RequestReset stores it with the reset
+	// token, in the same transaction, with UserID set from the user.
+	Lock LockToken `json:"-"`
 }
+
+// LockToken is a single-use "this wasn't me" token (SPEC §11), carried by
+// the token mail and the confirmation mail. Only the SHA-256 of the
+// token's text is stored; the token itself exists only in the mail. It
+// outlives the reset token it came with (the confirmation mail's link is
+// used after the reset), until ExpiresAt.
+type LockToken struct {
+	Hash      [32]byte  `json:"hash"`
+	UserID    uint64    `json:"userId"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// MaxLockTokens bounds the lock tokens kept per user: storing one more
+// evicts the oldest by CreatedAt, so a flood of requests cannot grow a
+// user's record without limit.
+const MaxLockTokens = 8
 
 // APIKey is a named credential a client application sends in X-Api-Key.
 // Only the SHA-256 of the key is stored.
@@ -159,6 +187,8 @@ type Store interface {
 	// token of the user. It returns the updated user.
 	ResetPassword(ctx context.Context, emailKey string, tokenHash [32]byte, newHash string, now time.Time, effects ...EffectsFunc) (User, error)
 
+	AccountLocker
+
 	CreateAPIKey(ctx context.Context, k APIKey, effects ...Effects) error
 	APIKeyByHash(ctx context.Context, hash [32]byte) (APIKey, error)
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
@@ -191,6 +221,33 @@ type Store interface {
 	// Backup writes a consistent copy of the database to w.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
+}
+
+// AccountLocker is the store's part of "this wasn't me" (SPEC §11).
+//
+// RequestReset treats a user locked at the token's CreatedAt
+// (User.Locked) exactly like an unknown address: it does the decoy work,
+// stores no token, queues no mail, writes no effects and reports found
+// false, so the answer and its cost cannot tell a locked account apart.
+type AccountLocker interface {
+	// AddLockToken stores lt for the user with emailKey (the confirmation
+	// mail's link), with UserID set from the user, evicting the user's
+	// expired lock tokens and then the oldest beyond MaxLockTokens. It
+	// returns ErrUserNotFound.
+	AddLockToken(ctx context.Context, emailKey string, lt LockToken) error
+	// CheckLockToken reports whether the lock token is valid for emailKey
+	// at now: nil, ErrTokenInvalid or ErrTokenExpired. It changes nothing.
+	CheckLockToken(ctx context.Context, emailKey string, hash [32]byte, now time.Time) error
+	// LockAccount re-checks the lock token and, in one transaction,
+	// deletes it (single use), deletes every outstanding reset token of
+	// the user, sets LockedUntil to until (a later lock already in place
+	// is kept) and writes effects for the updated user, which it returns.
+	// Errors: ErrTokenInvalid, ErrTokenExpired; nothing changes then.
+	LockAccount(ctx context.Context, emailKey string, hash [32]byte, now, until time.Time, effects ...EffectsFunc) (User, error)
+	// UnlockAccount clears LockedUntil in one transaction with effects and
+	// returns the updated user; unlocking an account that is not locked
+	// succeeds and changes nothing else. It returns ErrUserNotFound.
+	UnlockAccount(ctx context.Context, emailKey string, effects ...EffectsFunc) (User, error)
 }
 
 // Verdict is the outcome of a breach and strength check.
