@@ -86,7 +86,7 @@ func (f *Filter) guard(fn func()) (err error) {
 // filter, or ErrFileChanged when the mapped file changed under it. The
 // caller must keep f open during the call.
 func (f *Filter) Lookup(sum [20]byte) (found bool, err error) {
-	err = f.guard(func() { found = f.bf.Test(sum[:]) })
+	err = f.guard(func() { found = f.probe.contains(&sum) })
 	if err != nil {
 		return false, err
 	}

@@ -2,11 +2,18 @@ package breach
 
 import "unsafe"
 
-// probe is the membership test on the filter words, computing bloom/v3's
-// k bit positions itself (baseHashes20, location, and the division-free
-// modulus; the same positions, tested against bloom's Test). The variants
-// below differ only in the order in which they touch memory; which one
-// ContainsSHA1 uses is decided by BenchmarkProbeAB on a full-size filter.
+// probe is the membership test on the filter words. It computes bloom/v3's
+// k bit positions itself (baseHashes20, location and the division-free
+// modulus: the same positions, tested against bloom's Test) and asks the
+// CPU for all k words before it tests the first bit. bloom's Test loads
+// word i+1 only once the branch on bit i is predicted past: for a member
+// (every bit set, the branch always taken) the CPU runs ahead and overlaps
+// the k misses anyway, but for a non-member the branch goes either way and
+// every mispredicted probe waits for the load before it. Prefetched, a
+// non-member's misses overlap too and it still returns at its first clear
+// bit. A member still touches k cache lines where a non-member touches
+// about two; only a layout that puts a key's k bits in one cache line
+// removes that (BenchmarkProbeAB measures both, and the variants below).
 type probe struct {
 	words []uint64
 	mod   modulus
@@ -23,6 +30,15 @@ func (p *probe) positions(key *[20]byte, pos *[maxK]uint64) {
 	for i := range p.k {
 		pos[i] = p.mod.mod(location(&h, i))
 	}
+}
+
+// contains is the test ContainsSHA1 and Lookup use.
+// A released filter's probe has no words and contains nothing.
+func (p *probe) contains(key *[20]byte) bool {
+	if len(p.words) == 0 {
+		return false
+	}
+	return p.prefetchEarly(key)
 }
 
 // early tests the bits in order and stops at the first clear one, as
