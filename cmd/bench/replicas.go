@@ -14,7 +14,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/safereset/safereset/internal/pgtest"
 )
@@ -119,7 +122,8 @@ func (b *replicaBench) header() {
 	fmt.Fprintf(b.out, "safereset replicas bench (%s), %s, %d CPUs, %s, load average %s\n",
 		map[bool]string{true: "--quick", false: "full"}[b.cfg.quick], time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(b.out, "one PostgreSQL (throwaway, fsync off), front end: %s\n", proxy)
+	fmt.Fprintf(b.out, "one PostgreSQL (throwaway, fsync off), front end: %s; --request-min-duration %s, limits off,\n"+
+		"--hash-concurrency the default (GOMAXPROCS, so 3 replicas hash up to 3 times as many passwords at once)\n", proxy, b.cfg.floor)
 	fmt.Fprintf(b.out, "the replicas, PostgreSQL, the proxy and the load generator share the same %d CPUs: three replicas add\n"+
 		"no cores here, so expect a 3/1 ratio near 1 (or below, for the extra processes and the proxy's hops).\n", runtime.NumCPU())
 	fmt.Fprintf(b.out, "%d rounds of %s per path, 1 and 3 replicas alternating; CPU s/1k is CPU seconds per 1,000 answers,\n"+
@@ -342,18 +346,40 @@ func (b *replicaBench) resets() error {
 	})
 }
 
-// posts measures token requests for a known address: each queues a mail
+// postAddresses is how many known addresses the token requests go round:
+// every request for one address locks that user's row, so a single
+// address would measure one row lock, not the replicas.
+const postAddresses = 64
+
+// posts measures token requests for known addresses: each queues a mail
 // (written to the claiming replica's outbox directory), and the outbox is
 // drained before the next run so no run pays for the previous one's mails.
 func (b *replicaBench) posts() error {
 	hdr := http.Header{"X-Api-Key": {b.key}, "Content-Type": {"application/json"}}
-	body, _ := json.Marshal(map[string]string{"emailAddress": "known@example.com"})
-	name := fmt.Sprintf("token request 202 (floor %s)", b.cfg.floor)
+	emails := make([]string, postAddresses)
+	bs := make([][]byte, postAddresses)
+	for i := range emails {
+		emails[i] = fmt.Sprintf("post-%d@example.com", i)
+		bs[i], _ = json.Marshal(map[string]string{"emailAddress": emails[i]})
+	}
+	if err := b.replicas[0].importUsers(emails); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("token request 202 (%d addresses)", postAddresses)
 	return b.compare(name, http.StatusAccepted, func(cluster) (func(string) (run, error), error) {
 		return func(base string) (run, error) {
-			return attackCPU(noCPU, static("POST", base+resetPath, hdr, body), http.StatusAccepted, attackOpts{conns: b.cfg.conns, dur: b.cfg.dur})
+			return attackCPU(noCPU, roundBodies("POST", base+resetPath, hdr, bs), http.StatusAccepted, attackOpts{conns: b.cfg.conns, dur: b.cfg.dur})
 		}, nil
 	})
+}
+
+// roundBodies returns a targeter that sends the bodies in turn, forever.
+func roundBodies(method, url string, hdr http.Header, bs [][]byte) vegeta.Targeter {
+	var next atomic.Uint64
+	return func(t *vegeta.Target) error {
+		*t = vegeta.Target{Method: method, URL: url, Header: hdr, Body: bs[(next.Add(1)-1)%uint64(len(bs))]}
+		return nil
+	}
 }
 
 // noCPU: attackCluster does the CPU accounting of a cluster itself.

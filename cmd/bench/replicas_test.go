@@ -88,7 +88,7 @@ func TestReplicasBench_TinyRun(t *testing.T) {
 				rows[name] = true
 			}
 			for _, path := range []string{"wrong token, strong password ER352", "auth rejection ER805",
-				"successful reset 204 (3/round)", "token request 202 (floor 1ms)"} {
+				"successful reset 204 (3/round)", "token request 202 (64 addresses)"} {
 				if !rows[path] {
 					t.Errorf("no result line for %q in:\n%s", path, got)
 				}
