@@ -13,7 +13,7 @@ import "unsafe"
 // non-member's misses overlap too and it still returns at its first clear
 // bit. A member still touches k cache lines where a non-member touches
 // about two; only a layout that puts a key's k bits in one cache line
-// removes that (BenchmarkProbeAB measures both, and the variants below).
+// removes that (BenchmarkProbeAB measures both, against other orders).
 type probe struct {
 	words []uint64
 	mod   modulus
@@ -39,49 +39,6 @@ func (p *probe) contains(key *[20]byte) bool {
 		return false
 	}
 	return p.prefetchEarly(key)
-}
-
-// early tests the bits in order and stops at the first clear one, as
-// bloom's Test does.
-func (p *probe) early(key *[20]byte) bool {
-	var pos [maxK]uint64
-	p.positions(key, &pos)
-	w := p.words
-	for _, q := range pos[:p.k] {
-		if w[q>>6]&(1<<(q&63)) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// gather loads all k words before looking at any bit, with no branch
-// between the loads, and combines the bits.
-func (p *probe) gather(key *[20]byte) bool {
-	var pos [maxK]uint64
-	p.positions(key, &pos)
-	w := p.words
-	all := uint64(1)
-	for _, q := range pos[:p.k] {
-		all &= w[q>>6] >> (q & 63)
-	}
-	return all&1 == 1
-}
-
-// firstThenGather tests the first position alone (a non-member of a
-// half-full filter fails it half the time) and gathers the rest.
-func (p *probe) firstThenGather(key *[20]byte) bool {
-	var pos [maxK]uint64
-	p.positions(key, &pos)
-	w := p.words
-	if q := pos[0]; w[q>>6]&(1<<(q&63)) == 0 {
-		return false
-	}
-	all := uint64(1)
-	for _, q := range pos[1:p.k] {
-		all &= w[q>>6] >> (q & 63)
-	}
-	return all&1 == 1
 }
 
 // prefetchEarly asks the CPU for all k words (PREFETCHT0) and then tests
