@@ -389,6 +389,8 @@ type Dump struct {
 	Tokens  []ResetToken
 	APIKeys []APIKey
 	Outbox  []OutboxEntry
+	// LockTokens are the live "this wasn't me" tokens (hashes only).
+	LockTokens []LockToken
 }
 
 // ClampPasswordHistory bounds n to 0..MaxPasswordHistory.
