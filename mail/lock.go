@@ -97,3 +97,7 @@ func FormatDuration(lang string, d time.Duration) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// CheckLockURL reports what is wrong with a lock link template, by the
+// rules of the reset link (checked again by NewComposer).
+func CheckLockURL(tmpl string) error { return checkLinkURL("lock url", tmpl) }

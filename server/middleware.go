@@ -121,6 +121,11 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 			m.Response(route, status, codes, d)
 			m.ClientRequest(route, client)
 		} else if route.Page() {
+			if len(codes) == 0 && status >= 400 {
+				// A page's refusal without a catalog code (a forged or
+				// unreadable form) is not an OK.
+				codes = []safereset.Code{metrics.Other}
+			}
 			m.Response(route, status, codes, d)
 		}
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/safereset/safereset/mail"
@@ -37,6 +38,11 @@ func (c *lockConfig) validate(tokenTTL time.Duration, resetPage bool) error {
 		return errors.New("--lock-link-ttl must be between --token-ttl and 720h")
 	case c.url != "" && !resetPage:
 		return errors.New("--lock-url needs the reset page: with --reset-page=false nothing serves /reset/not-me and the mails carry no lock link")
+	}
+	if c.url != "" {
+		if err := mail.CheckLockURL(c.url); err != nil {
+			return fmt.Errorf("--lock-url: %w", err)
+		}
 	}
 	return nil
 }
