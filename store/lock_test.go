@@ -74,3 +74,43 @@ func TestLock_OnlyHashAtRest(t *testing.T) {
 		}
 	}
 }
+
+// TestLock_LockedRequestIsTheDecoy: a request for a locked account takes
+// the unknown address's path, step for step: one write transaction, the
+// mail composed for the address as given with no user ID (never for the
+// stored user), found false.
+func TestLock_LockedRequestIsTheDecoy(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpen(t)
+	mustCreateUser(t, db, "Locked@Example.com")
+	lock := sha256.Sum256([]byte("lock"))
+	if err := db.AddLockToken(ctx, "locked@example.com", safereset.LockToken{Hash: lock, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LockAccount(ctx, "locked@example.com", lock, t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"locked@example.com", "nobody@example.com"} {
+		before := store.TxID(t, db)
+		var composedFor []safereset.User
+		tok := safereset.ResetToken{Hash: sha256.Sum256([]byte("tok " + email)), ExpiresAt: t0.Add(time.Hour),
+			Lock: safereset.LockToken{Hash: sha256.Sum256([]byte("lock " + email)), ExpiresAt: t0.Add(48 * time.Hour)}}
+		found, err := db.RequestReset(ctx, email, tok, 3, func(u safereset.User) (safereset.Message, time.Time, error) {
+			composedFor = append(composedFor, u)
+			return safereset.Message{Kind: safereset.MailToken, To: u.Email, Subject: "Reset", Text: "x"}, t0.Add(time.Hour), nil
+		})
+		if err != nil || found {
+			t.Errorf("RequestReset(%s) = %v, %v; want false, nil", email, found, err)
+		}
+		if got := store.TxID(t, db) - before; got != 1 {
+			t.Errorf("RequestReset(%s) committed %d write transactions, want 1", email, got)
+		}
+		want := safereset.User{Email: email, EmailKey: email}
+		if len(composedFor) != 1 || composedFor[0].ID != want.ID || composedFor[0].Email != want.Email || composedFor[0].EmailKey != want.EmailKey {
+			t.Errorf("RequestReset(%s) composed for %+v, want once for %+v", email, composedFor, want)
+		}
+	}
+	if depth, _, err := db.OutboxStats(ctx); err != nil || depth != 0 {
+		t.Errorf("OutboxStats depth %d, %v; want nothing queued", depth, err)
+	}
+}
