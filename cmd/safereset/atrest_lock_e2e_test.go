@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,19 +44,36 @@ func TestAtRest_NoLockTokenInDatabaseOrBackup(t *testing.T) {
 	msgs := srv.WaitFor(requests, 60*time.Second)
 
 	// A reset sends a confirmation mail with a stored lock token; another
-	// account is locked with its newest mail's link, using up that token.
-	tok, _ := tokenFromText(t, msgs[len(msgs)-1])
-	resetAddr := addrs[(requests-1)%users]
+	// account is locked with its mail's link, using up that token. Both
+	// take fresh requests: the held mails above arrive in retry order,
+	// and beyond --max-outstanding-tokens the older ones are evicted.
+	const resetAddr, lockAddr = "atrest-reset@example.com", "atrest-lock@example.com"
+	s.addUser(resetAddr, oldPW)
+	s.addUser(lockAddr, oldPW)
+	mailTo := func(addr string, n int) mailtest.Message {
+		t.Helper()
+		if r := s.post(key, addr); r.Status != 202 {
+			t.Fatalf("POST: %d", r.Status)
+		}
+		got := srv.WaitFor(n, 20*time.Second)
+		for _, m := range got[requests:] {
+			if strings.Contains(string(m.Data), addr) {
+				return m
+			}
+		}
+		t.Fatalf("no mail to %s", addr)
+		return mailtest.Message{}
+	}
+	tok, _ := tokenFromText(t, mailTo(resetAddr, requests+1))
 	if r := s.patch(key, resetAddr, "kDWPe4qf$&mgM26&8hX", "kDWPe4qf$&mgM26&8hX", tok); r.Status != 204 {
 		t.Fatalf("PATCH: %d %s", r.Status, r.Body)
 	}
-	lockMail := msgs[len(msgs)-2]
-	link, _ := lockLinkOf(t, lockMail, s.Base)
+	link, _ := lockLinkOf(t, mailTo(lockAddr, requests+3), s.Base)
 	page := pageDo(t, "GET", link, "", nil)
 	if r := pageDo(t, "POST", s.Base+"/reset/not-me", "", formValues(t, page.Body)); r.Status != 200 {
 		t.Fatalf("lock: %d\n%s", r.Status, r.Body)
 	}
-	msgs = srv.WaitFor(requests+1, 20*time.Second)
+	msgs = srv.Messages()
 	var lockTokens []string
 	for _, m := range msgs {
 		_, lt := lockLinkOf(t, m, s.Base)
@@ -83,8 +101,8 @@ func TestAtRest_NoLockTokenInDatabaseOrBackup(t *testing.T) {
 	if found := leaked([]byte(s.Log.String()), lockTokens); len(found) > 0 {
 		t.Errorf("log shows a lock token")
 	}
-	if len(lockTokens) != requests+1 {
-		t.Fatalf("collected %d lock tokens, want %d", len(lockTokens), requests+1)
+	if len(lockTokens) != requests+3 {
+		t.Fatalf("collected %d lock tokens, want %d", len(lockTokens), requests+3)
 	}
 	t.Logf("searched %d lock tokens in %d bytes of database and %d bytes of backup", len(lockTokens), len(raw), len(stream))
 }
