@@ -328,7 +328,8 @@ type TokenVerifier interface {
 type Route string
 
 // The routes. RouteRequest and RouteReset are the rate-limited, counted
-// ones: their answers are the contract alerts watch.
+// ones: their answers are the contract alerts watch. The pages (Page)
+// are counted too, without clients.
 const (
 	RouteRequest Route = "request" // POST /api/v1/user/reset-password
 	RouteReset   Route = "reset"   // PATCH /api/v1/user/reset-password

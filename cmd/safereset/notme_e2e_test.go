@@ -328,3 +328,26 @@ func headerDiff(a, b http.Header) string {
 	}
 	return string(b2)
 }
+
+// TestNotMe_RateLimited: the lock page shares the reset page's per-IP
+// bucket, and a refusal is a page with the page's headers, not JSON.
+func TestNotMe_RateLimited(t *testing.T) {
+	s := startServer(t, "", "--rate-ip", "3-M")
+	target := s.Base + "/reset/not-me?token=0123456789abcdef0123456789abcdef&email=a%40example.com"
+	for i := range 3 {
+		if r := pageDo(t, "GET", target, "", nil); r.Status != 400 {
+			t.Fatalf("GET %d: %d", i, r.Status)
+		}
+	}
+	r := pageDo(t, "POST", s.Base+"/reset/not-me", "nl", url.Values{"token": {"x"}})
+	checkPageHeaders(t, r)
+	if r.Status != 429 || !strings.Contains(r.Body, "Te veel pogingen.") {
+		t.Errorf("fourth request: %d\n%s", r.Status, r.Body)
+	}
+	if r := pageDo(t, "GET", s.Base+"/reset?token=0123456789abcdef0123456789abcdef&email=a%40example.com", "", nil); r.Status != 429 {
+		t.Errorf("the reset page after the lock page's requests: %d, want 429 (one bucket)", r.Status)
+	}
+	if got := responses(t, s.Admin, "not-me", "ER429"); got != 1 {
+		t.Errorf(`responses{route="not-me",code="ER429"} = %v, want 1`, got)
+	}
+}
