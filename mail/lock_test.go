@@ -177,3 +177,18 @@ func TestLock_Overrides(t *testing.T) {
 		t.Error("a template failing only with a lock link was accepted")
 	}
 }
+
+// BenchmarkComposer_TokenMailWithLock is BenchmarkComposer_TokenMail with
+// the lock link: what each token request adds to the mail it renders.
+func BenchmarkComposer_TokenMailWithLock(b *testing.B) {
+	c, err := mail.NewComposer(mail.ComposerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.TokenMailWithLock("bob+tag@example.com", "0123456789abcdef0123456789abcdef", lockToken, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
