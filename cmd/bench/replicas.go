@@ -146,16 +146,20 @@ func cpuOf(pids []int) ([]float64, error) {
 	return out, nil
 }
 
-// groupCPU is the CPU time of every live process in process group pgid:
-// PostgreSQL's postmaster and the backends it forked.
-func groupCPU(pgid int) (float64, error) {
+// groupCPU is the CPU time of the live process root and every process
+// below it: PostgreSQL's postmaster and the backends it forked. It follows
+// parent ids, not the process group, because each PostgreSQL child calls
+// setsid() and leads a group of its own.
+func groupCPU(root int) (float64, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
 	}
-	total := 0.0
+	parent := map[int]int{}
+	stat := map[int][]byte{}
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -163,7 +167,31 @@ func groupCPU(pgid int) (float64, error) {
 			continue // exited meanwhile
 		}
 		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
+		if len(f) < 2 {
+			continue
+		}
+		ppid, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		parent[pid], stat[pid] = ppid, raw
+	}
+	below := func(pid int) bool {
+		for range 64 { // bounded: a pid cycle cannot happen, a deep tree does not here
+			if pid == root {
+				return true
+			}
+			p, ok := parent[pid]
+			if !ok || p <= 1 {
+				return false
+			}
+			pid = p
+		}
+		return false
+	}
+	total := 0.0
+	for pid, raw := range stat {
+		if !below(pid) {
 			continue
 		}
 		if s, err := parseStat(raw); err == nil {
