@@ -78,6 +78,10 @@ type BuildOptions struct {
 	// ExactBase is the exact store to merge in; required with Base when
 	// Exact is set, so the new store holds every hash the filter holds.
 	ExactBase string
+	// Version is the format version of a new filter: FormatV2 (blocked,
+	// the default when 0) or FormatV1 (bloom/v3 layout). With Base the
+	// base's version is kept; a different non-zero Version is an error.
+	Version uint32
 }
 
 // BuildReport tells what Build did.
@@ -171,7 +175,18 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 		if err != nil {
 			return rep, fmt.Errorf("breach: build: base: %w", err)
 		}
+		if opts.Version != 0 && opts.Version != hdr.Version {
+			free()
+			return rep, fmt.Errorf("breach: build: base %s is format version %d; an update keeps its layout, not version %d", opts.Base, hdr.Version, opts.Version)
+		}
 	} else {
+		version := opts.Version
+		if version == 0 {
+			version = FormatVersion
+		}
+		if version != FormatV1 && version != FormatV2 {
+			return rep, fmt.Errorf("breach: build: format version %d is not %d or %d", version, FormatV1, FormatV2)
+		}
 		n := opts.Expected
 		if n == 0 {
 			var total int64
@@ -187,8 +202,15 @@ func Build(ctx context.Context, opts BuildOptions) (BuildReport, error) {
 				return rep, fmt.Errorf("breach: build: %w", err)
 			}
 		}
-		m, k := bloom.EstimateParameters(uint(max(n, 1)), fpr)
-		hdr = Header{M: uint64(m), K: uint64(k), TargetFPR: fpr, Words: (uint64(m) + 63) / 64}
+		var m, k uint64
+		if version == FormatV2 {
+			blocks, kb := blockedParameters(n, fpr)
+			m, k = blocks*blockBits, kb
+		} else {
+			mb, kb := bloom.EstimateParameters(uint(max(n, 1)), fpr)
+			m, k = uint64(mb), uint64(kb)
+		}
+		hdr = Header{Version: version, M: m, K: k, TargetFPR: fpr, Words: (m + 63) / 64}
 		if hdr.M > maxBits {
 			return rep, fmt.Errorf("breach: build: %d hashes at FPR %v need %d bits, more than the %d this format allows", n, fpr, hdr.M, uint64(maxBits))
 		}
@@ -266,7 +288,13 @@ func hasStdin(srcs []*source) bool {
 // The false-positive formula evaluated with the rounded-up k does not
 // invert it: it gives fewer elements than the filter was built for, and
 // exactly counted input would look oversized.
+//
+// A version 2 filter was sized by blockedParameters, so its inverse is
+// blockedSizedFor.
 func sizedFor(h Header) uint64 {
+	if h.Version == FormatV2 {
+		return blockedSizedFor(h)
+	}
 	if !(h.TargetFPR > 0 && h.TargetFPR < 1) {
 		return math.MaxUint64
 	}
@@ -325,6 +353,9 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 
 	stats := make([]parseStats, workers)
 	l := newLayout(hdr.M, hdr.K)
+	if hdr.Version == FormatV2 {
+		l.cacheBlocks = hdr.M / blockBits
+	}
 	// withExact passes each batch to the worker's spill buffers as well.
 	locals := make([]*spillLocal, workers)
 	withExact := func(w int, add func([][20]byte)) func([][20]byte, []uint64) {
@@ -342,8 +373,12 @@ func insertAll(parent context.Context, opts BuildOptions, srcs []*source, hdr He
 	}
 
 	if opts.OneAtATime {
-		sink := simpleSink{bloom.FromWithM(words, uint(hdr.M), uint(hdr.K))}
-		add := withExact(0, sink.addBatch)
+		var add func([][20]byte, []uint64)
+		if hdr.Version == FormatV2 {
+			add = withExact(0, simpleBlockedSink{words, hdr.M / blockBits, hdr.K}.addBatch)
+		} else {
+			add = withExact(0, simpleSink{bloom.FromWithM(words, uint(hdr.M), uint(hdr.K))}.addBatch)
+		}
 		for c := range chunks {
 			before := stats[0].added
 			parseChunk(c, opts.Plain, minCount, &stats[0], add)
@@ -539,6 +574,10 @@ func DefaultBuildOptions(out, list string) BuildOptions {
 		Plain:  true,
 		Source: data.DefaultFilterSource,
 		Now:    func() time.Time { return builtAt },
+		// The embedded filter stays in the layout it was built in: it is
+		// small enough to sit in cache, where the blocked layout gains
+		// nothing, and rebuilding it would change the embedded bytes.
+		Version: FormatV1,
 	}
 }
 

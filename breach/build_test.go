@@ -3,9 +3,12 @@ package breach_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +29,58 @@ func refWords(m, k uint64, keys ...[][20]byte) []uint64 {
 		}
 	}
 	return ref.BitSet().Words()
+}
+
+// refBlockedWords is the blocked layout (format version 2) of keys at
+// (m, k), written from FORMAT.md rather than from the package: block =
+// top 64 bits of SHA-1 bytes 0..7 times the block count, bit offsets nine
+// bits at a time from bytes 8..15 then 16..19. It covers k ≤ 10, the
+// offsets taken from the SHA-1 alone.
+func refBlockedWords(t *testing.T, m, k uint64, keys ...[][20]byte) []uint64 {
+	t.Helper()
+	if k > 10 || m%512 != 0 {
+		t.Fatalf("reference covers k <= 10 and whole blocks, got m=%d k=%d", m, k)
+	}
+	words := make([]uint64, m/64)
+	be := binary.BigEndian
+	for _, ks := range keys {
+		for _, key := range ks {
+			block, _ := bits.Mul64(be.Uint64(key[0:8]), m/512)
+			bitsLeft := new(big.Int).SetBytes(key[8:16])
+			tail := uint64(be.Uint32(key[16:20]))
+			for i := range k {
+				var off uint64
+				if i < 7 {
+					off = new(big.Int).Rsh(bitsLeft, uint(9*i)).Uint64() & 511
+				} else {
+					off = tail >> (9 * (i - 7)) & 511
+				}
+				bit := block*512 + off
+				words[bit/64] |= 1 << (bit % 64)
+			}
+		}
+	}
+	return words
+}
+
+// refFor is the reference words for the layout of h.
+func refFor(t *testing.T, h breach.Header, keys ...[][20]byte) []uint64 {
+	t.Helper()
+	if h.Version == breach.FormatV2 {
+		return refBlockedWords(t, h.M, h.K, keys...)
+	}
+	return refWords(h.M, h.K, keys...)
+}
+
+// fileWords reads the words of a filter file by hand, not through Open.
+func fileWords(t *testing.T, path string) []uint64 {
+	t.Helper()
+	raw := readFile(t, path)[breach.HeaderSize:]
+	w := make([]uint64, len(raw)/8)
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	return w
 }
 
 // rangeDir writes keys as an HIBP range download: one file per 5-hex
@@ -106,18 +161,22 @@ func TestBuild_InputForms(t *testing.T) {
 					t.Fatal("inserted hash not found")
 				}
 			}
-			if want == nil {
-				want = refWords(rep.Header.M, rep.Header.K, keys)
+			if rep.Header.Version != breach.FormatV2 {
+				t.Fatalf("a new filter is format version %d, want 2 (blocked)", rep.Header.Version)
 			}
-			if !slices.Equal(f.Bloom().BitSet().Words(), want) {
-				t.Fatal("filter differs from bloom/v3's Add of the same hashes")
+			if want == nil {
+				want = refFor(t, rep.Header, keys)
+			}
+			if !slices.Equal(fileWords(t, path), want) {
+				t.Fatal("filter differs from the blocked layout of the same hashes")
 			}
 		})
 	}
 }
 
-// The fast builder sets exactly the bits bloom/v3's Add sets, also when
-// the filter spans many regions, buffers overflow and rounds repeat.
+// The fast builder sets exactly the bits bloom/v3's Add sets (version 1)
+// or the blocked layout sets (version 2), also when the filter spans many
+// regions, buffers overflow and rounds repeat.
 func TestBuild_FastMatchesBloomAdd(t *testing.T) {
 	keys := genKeys(40000, 3)
 	in := writeFile(t, filepath.Join(t.TempDir(), "in.txt"), hibpLines(keys, true, "\n"))
@@ -131,16 +190,25 @@ func TestBuild_FastMatchesBloomAdd(t *testing.T) {
 		{"ThreeWorkers", breach.BuildOptions{Expected: 1_000_000, BufferBytes: 256 << 10, Workers: 3}},
 		{"OneAtATime", breach.BuildOptions{Expected: 2_000_000, OneAtATime: true}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			opts := tt.opts
-			opts.Inputs = []string{in}
-			path, rep := mustBuild(t, opts)
-			got := mustOpen(t, path).Bloom().BitSet().Words()
-			if !slices.Equal(got, refWords(rep.Header.M, rep.Header.K, keys)) {
-				t.Fatalf("m=%d k=%d: filter differs from bloom/v3's Add", rep.Header.M, rep.Header.K)
-			}
-		})
+	for _, v := range []uint32{breach.FormatV1, breach.FormatV2} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("v%d/%s", v, tt.name), func(t *testing.T) {
+				opts := tt.opts
+				opts.Inputs = []string{in}
+				opts.Version = v
+				path, rep := mustBuild(t, opts)
+				if rep.Header.Version != v {
+					t.Fatalf("built version %d, asked for %d", rep.Header.Version, v)
+				}
+				got := fileWords(t, path)
+				if !slices.Equal(got, refFor(t, rep.Header, keys)) {
+					t.Fatalf("m=%d k=%d: filter differs from the reference layout", rep.Header.M, rep.Header.K)
+				}
+				if v == breach.FormatV1 && !slices.Equal(mustOpen(t, path).Bloom().BitSet().Words(), got) {
+					t.Fatal("Bloom() is not the file's words")
+				}
+			})
+		}
 	}
 }
 
@@ -165,24 +233,40 @@ func TestBuild_FalsePositiveRate(t *testing.T) {
 	}
 }
 
+// A --base update keeps the base's layout: a v1 base gives v1, a v2 base
+// v2, and asking for the other version is refused.
 func TestBuild_BaseUpdate(t *testing.T) {
+	for _, v := range []uint32{breach.FormatV1, breach.FormatV2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { testBaseUpdate(t, v) })
+	}
+}
+
+func testBaseUpdate(t *testing.T, v uint32) {
 	old, added := genKeys(3000, 6), genKeys(2000, 7)
 	dir := t.TempDir()
-	basePath, baseRep := mustBuild(t, breach.BuildOptions{Inputs: []string{writeFile(t, filepath.Join(dir, "old.txt"), hibpLines(old, true, "\n"))}, Expected: 6000})
-	path, rep := mustBuild(t, breach.BuildOptions{Base: basePath, Inputs: []string{writeFile(t, filepath.Join(dir, "new.txt"), hibpLines(added, true, "\n"))}, FPR: 0.5})
+	basePath, baseRep := mustBuild(t, breach.BuildOptions{Inputs: []string{writeFile(t, filepath.Join(dir, "old.txt"), hibpLines(old, true, "\n"))}, Expected: 6000, Version: v})
+	newIn := writeFile(t, filepath.Join(dir, "new.txt"), hibpLines(added, true, "\n"))
+	path, rep := mustBuild(t, breach.BuildOptions{Base: basePath, Inputs: []string{newIn}, FPR: 0.5})
 	h := rep.Header
-	if h.M != baseRep.Header.M || h.K != baseRep.Header.K || h.TargetFPR != baseRep.Header.TargetFPR || h.N != 5000 || rep.Added != 2000 {
+	if h.Version != v || h.M != baseRep.Header.M || h.K != baseRep.Header.K || h.TargetFPR != baseRep.Header.TargetFPR || h.N != 5000 || rep.Added != 2000 {
 		t.Fatalf("updated header %+v, base %+v", h, baseRep.Header)
 	}
 	if !(rep.ExpectedFPR > baseRep.ExpectedFPR) {
 		t.Fatalf("expected FPR %.6f did not grow from %.6f", rep.ExpectedFPR, baseRep.ExpectedFPR)
 	}
 	f := mustOpen(t, path)
-	if !slices.Equal(f.Bloom().BitSet().Words(), refWords(h.M, h.K, old, added)) {
-		t.Fatal("updated filter differs from bloom/v3's Add of old and new hashes")
+	if f.Header().Version != v {
+		t.Fatalf("opened version %d, want %d", f.Header().Version, v)
+	}
+	if !slices.Equal(fileWords(t, path), refFor(t, h, old, added)) {
+		t.Fatal("updated filter differs from the reference layout of old and new hashes")
 	}
 	if err := f.Verify(); err != nil {
 		t.Fatal(err)
+	}
+	other := uint32(breach.FormatV1 + breach.FormatV2 - v)
+	if _, err := mustBuildErr(breach.BuildOptions{Base: basePath, Out: filepath.Join(t.TempDir(), "x.bloom"), Inputs: []string{newIn}, Version: other}); err == nil || !strings.Contains(err.Error(), "keeps its layout") {
+		t.Fatalf("update of a v%d base asked for v%d: err = %v", v, other, err)
 	}
 
 	t.Run("TruncatedBaseRefused", func(t *testing.T) {
@@ -259,7 +343,7 @@ func TestBuild_MinCount(t *testing.T) {
 	if rep.Added != 7 || rep.Skipped != 3 {
 		t.Fatalf("added %d skipped %d, want 7, 3", rep.Added, rep.Skipped)
 	}
-	if !slices.Equal(mustOpen(t, path).Bloom().BitSet().Words(), refWords(rep.Header.M, rep.Header.K, keys[3:])) {
+	if !slices.Equal(fileWords(t, path), refFor(t, rep.Header, keys[3:])) {
 		t.Fatal("filter is not exactly the hashes with count >= 4")
 	}
 }

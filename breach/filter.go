@@ -123,9 +123,11 @@ func newFilter(h Header, path string, b []byte, unmap func([]byte) error) (*Filt
 		hdr:   h,
 		path:  path,
 		data:  b,
-		bf:    bloom.FromWithM(words, uint(h.M), uint(h.K)),
-		probe: newProbe(words, h.M, h.K),
+		probe: newProbe(words, h),
 		unmap: unmap,
+	}
+	if h.Version == FormatV1 {
+		f.bf = bloom.FromWithM(words, uint(h.M), uint(h.K))
 	}
 	f.refs.Store(1)
 	return f, nil
@@ -168,7 +170,8 @@ func (f *Filter) Header() Header { return f.hdr }
 func (f *Filter) Path() string { return f.path }
 
 // Bloom returns the filter as a bloom.BloomFilter over the mapped words. It
-// is read-only: writing to it faults. It is valid until Close.
+// is read-only: writing to it faults. It is valid until Close. It is nil
+// for a version 2 (blocked) filter, whose bit positions are not bloom/v3's.
 func (f *Filter) Bloom() *bloom.BloomFilter { return f.bf }
 
 // ContainsSHA1 reports whether the raw 20-byte SHA-1 digest is (probably)

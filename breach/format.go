@@ -14,8 +14,9 @@ import (
 const (
 	// Magic is the first 8 bytes of every breach filter file.
 	Magic = "SRBLOOM\x00"
-	// FormatVersion is the version this package writes and reads.
-	FormatVersion = 1
+	// FormatVersion is the version this package writes for a new filter;
+	// it reads FormatV1 and FormatV2 (blocked.go).
+	FormatVersion = FormatV2
 	// HeaderSize is the size of the header; the words start at this offset,
 	// which is page-aligned.
 	HeaderSize = 4096
@@ -82,7 +83,22 @@ func (h Header) FileSize() uint64 { return HeaderSize + h.Words*8 }
 
 // ExpectedFPR is the false-positive rate the filter has at N elements,
 // (1 - e^(-kn/m))^k.
-func (h Header) ExpectedFPR() float64 { return expectedFPR(h.M, h.K, h.N) }
+// For a version 2 (blocked) filter it is blockedFPR, the Poisson mixture
+// over block loads.
+func (h Header) ExpectedFPR() float64 {
+	if h.Version == FormatV2 {
+		return blockedFPR(h.M/blockBits, h.K, h.N)
+	}
+	return expectedFPR(h.M, h.K, h.N)
+}
+
+// Layout names the bit layout of the filter's version, for info output.
+func (h Header) Layout() string {
+	if h.Version == FormatV2 {
+		return "blocked (all k bits of a key in one 512-bit block)"
+	}
+	return "bloom/v3 (k bits anywhere in m)"
+}
 
 func expectedFPR(m, k, n uint64) float64 {
 	if m == 0 {
@@ -99,7 +115,11 @@ func (h Header) marshal() ([]byte, error) {
 	b := make([]byte, HeaderSize)
 	copy(b[offMagic:], Magic)
 	le := binary.LittleEndian
-	le.PutUint32(b[offVersion:], FormatVersion)
+	v := h.Version
+	if v == 0 {
+		v = FormatV1
+	}
+	le.PutUint32(b[offVersion:], v)
 	le.PutUint32(b[offHeaderSize:], HeaderSize)
 	le.PutUint64(b[offM:], h.M)
 	le.PutUint64(b[offK:], h.K)
@@ -126,8 +146,8 @@ func parseHeader(b []byte, size int64) (Header, error) {
 	}
 	le := binary.LittleEndian
 	h := Header{Version: le.Uint32(b[offVersion:])}
-	if h.Version != FormatVersion {
-		return Header{}, fmt.Errorf("%w %d (this build reads version %d)", ErrVersion, h.Version, FormatVersion)
+	if h.Version != FormatV1 && h.Version != FormatV2 {
+		return Header{}, fmt.Errorf("%w %d (this build reads versions %d and %d)", ErrVersion, h.Version, FormatV1, FormatV2)
 	}
 	if got, want := le.Uint32(b[offHeaderCRC:]), crc32.Checksum(b[:offHeaderCRC], crc32.MakeTable(crc32.Castagnoli)); got != want {
 		return Header{}, fmt.Errorf("%w: header checksum mismatch", ErrCorrupt)
@@ -159,6 +179,10 @@ func parseHeader(b []byte, size int64) (Header, error) {
 		return Header{}, fmt.Errorf("%w: target false-positive rate %v is out of range", ErrCorrupt, h.TargetFPR)
 	case h.ChecksumAlg != ChecksumCRC32C:
 		return Header{}, fmt.Errorf("%w: unknown checksum algorithm %d", ErrCorrupt, h.ChecksumAlg)
+	case h.Version == FormatV2 && h.M%blockBits != 0:
+		return Header{}, fmt.Errorf("%w: m = %d bits is not a whole number of %d-bit blocks", ErrCorrupt, h.M, blockBits)
+	case h.Version == FormatV2 && h.K > maxKBlocked:
+		return Header{}, fmt.Errorf("%w: k = %d is out of range 1..%d for the blocked layout", ErrCorrupt, h.K, maxKBlocked)
 	case !utf8.ValidString(h.Source):
 		return Header{}, fmt.Errorf("%w: source description is not UTF-8", ErrCorrupt)
 	}

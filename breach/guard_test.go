@@ -3,6 +3,7 @@ package breach_test
 import (
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,10 +15,17 @@ import (
 // mapped file in place (as `cp new.bloom live.bloom` does) never crashes
 // the process; checks fail closed with ErrFileChanged, Problem says so, and
 // a valid file renamed into place and reloaded restores service.
+// Both format versions go through the same guard.
 func TestChecker_FileChangedInPlace(t *testing.T) {
+	for _, v := range []uint32{breach.FormatV1, breach.FormatV2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) { testFileChangedInPlace(t, v) })
+	}
+}
+
+func testFileChangedInPlace(t *testing.T, version uint32) {
 	const pw = "Zebra-Cactus-91!xq"
-	good, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, pw)}, FPR: 0.0001})
-	other, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, pw, "Lantern-Oyster-73?vk")}, FPR: 0.0001})
+	good, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, pw)}, FPR: 0.0001, Version: version})
+	other, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, pw, "Lantern-Oyster-73?vk")}, FPR: 0.0001, Version: version})
 
 	cases := []struct {
 		name   string
@@ -123,15 +131,22 @@ func TestChecker_RenameOverIsSafe(t *testing.T) {
 // TestFilter_LookupNeverFaults is the bare filter level: a lookup after
 // truncation returns an error rather than killing the test binary.
 func TestFilter_LookupNeverFaults(t *testing.T) {
-	good, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "x-password-1")}, FPR: 0.0001})
-	live := filepath.Join(t.TempDir(), "live.bloom")
-	writeFile(t, live, readFile(t, good))
-	f := mustOpen(t, live)
-	if err := os.Truncate(live, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Lookup(sha1.Sum([]byte("x-password-1"))); !errors.Is(err, breach.ErrFileChanged) {
-		t.Fatalf("Lookup = %v", err)
+	for _, v := range []uint32{breach.FormatV1, breach.FormatV2} {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			good, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "x-password-1")}, FPR: 0.0001, Version: v})
+			live := filepath.Join(t.TempDir(), "live.bloom")
+			writeFile(t, live, readFile(t, good))
+			f := mustOpen(t, live)
+			if found, err := f.Lookup(sha1.Sum([]byte("x-password-1"))); err != nil || !found {
+				t.Fatalf("Lookup before the change = %v, %v", found, err)
+			}
+			if err := os.Truncate(live, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Lookup(sha1.Sum([]byte("x-password-1"))); !errors.Is(err, breach.ErrFileChanged) {
+				t.Fatalf("Lookup = %v", err)
+			}
+		})
 	}
 }
 

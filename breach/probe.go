@@ -18,14 +18,25 @@ type probe struct {
 	words []uint64
 	mod   modulus
 	k     uint64
+	// blocks is the number of 512-bit blocks of a v2 (blocked) filter, 0
+	// for v1.
+	blocks uint64
 }
 
-func newProbe(words []uint64, m, k uint64) probe {
-	return probe{words: words, mod: newModulus(m), k: min(k, maxK)}
+func newProbe(words []uint64, h Header) probe {
+	p := probe{words: words, mod: newModulus(h.M), k: min(h.K, maxK)}
+	if h.Version == FormatV2 {
+		p.blocks = h.M / blockBits
+	}
+	return p
 }
 
 // positions fills pos with the k bit positions of key.
 func (p *probe) positions(key *[20]byte, pos *[maxK]uint64) {
+	if p.blocks != 0 {
+		blockedPositions(key, p.blocks, p.k, pos)
+		return
+	}
 	h := baseHashes20(key)
 	for i := range p.k {
 		pos[i] = p.mod.mod(location(&h, i))
@@ -37,6 +48,9 @@ func (p *probe) positions(key *[20]byte, pos *[maxK]uint64) {
 func (p *probe) contains(key *[20]byte) bool {
 	if len(p.words) == 0 {
 		return false
+	}
+	if p.blocks != 0 {
+		return p.containsBlocked(key)
 	}
 	return p.prefetchEarly(key)
 }

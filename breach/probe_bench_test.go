@@ -51,7 +51,7 @@ func BenchmarkProbeAB(b *testing.B) {
 			nonMembers := randomKeys(1<<20, 22)
 			f := syntheticFilter(b, size.n, members)
 			b.Logf("%s: %d MiB, k=%d, mapped with 2 MiB pages: %s", size.name, len(f.data)>>20, f.hdr.K, filePmdMapped())
-			p := newProbe(f.bf.BitSet().Words(), f.hdr.M, f.hdr.K)
+			p := newProbe(f.bf.BitSet().Words(), Header{Version: FormatV1, M: f.hdr.M, K: f.hdr.K})
 			bf := f.bf
 			fns := []struct {
 				name string
@@ -202,7 +202,7 @@ func syntheticFilter(b *testing.B, n uint, members [][20]byte) *Filter {
 	for i := range words {
 		words[i] = r.Uint64()
 	}
-	p := newProbe(words, h.M, h.K)
+	p := newProbe(words, Header{Version: FormatV1, M: h.M, K: h.K})
 	for i := range members {
 		var pos [maxK]uint64
 		p.positions(&members[i], &pos)

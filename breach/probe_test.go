@@ -27,7 +27,7 @@ func TestProbe_SameAsBloomTest(t *testing.T) {
 			members[i] = key()
 			bf.Add(members[i][:])
 		}
-		p := newProbe(bf.BitSet().Words(), uint64(bf.Cap()), uint64(bf.K()))
+		p := newProbe(bf.BitSet().Words(), Header{Version: FormatV1, M: uint64(bf.Cap()), K: uint64(bf.K())})
 		for _, v := range probeVariants {
 			for _, m := range members {
 				if !v.fn(&p, &m) {

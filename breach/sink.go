@@ -27,6 +27,9 @@ type layout struct {
 	blockShift uint // block = position >> blockShift
 	blockMask  uint64
 	blocks     uint64
+	// cacheBlocks is the number of 512-bit blocks of a version 2 (blocked)
+	// filter, whose positions are blockedPositions; 0 for version 1.
+	cacheBlocks uint64
 }
 
 func newLayout(m, k uint64) layout { return newLayoutShift(m, k, blockShift) }
@@ -80,11 +83,19 @@ func (s *regionSink) addBatch(keys [][20]byte) {
 		n := min(len(keys), batchKeys)
 		np := 0
 		mod := l.mod
-		for i := range keys[:n] {
-			h := baseHashes20(&keys[i])
-			for j := uint64(0); j < l.k; j++ {
-				pos[np] = mod.mod(location(&h, j))
-				np++
+		if l.cacheBlocks != 0 {
+			var kp [maxK]uint64
+			for i := range keys[:n] {
+				blockedPositions(&keys[i], l.cacheBlocks, l.k, &kp)
+				np += copy(pos[np:], kp[:l.k])
+			}
+		} else {
+			for i := range keys[:n] {
+				h := baseHashes20(&keys[i])
+				for j := uint64(0); j < l.k; j++ {
+					pos[np] = mod.mod(location(&h, j))
+					np++
+				}
 			}
 		}
 		shift, mask, per := l.blockShift, l.blockMask, uint64(s.per)
@@ -139,5 +150,22 @@ type simpleSink struct{ bf *bloom.BloomFilter }
 func (s simpleSink) addBatch(keys [][20]byte) {
 	for i := range keys {
 		s.bf.Add(keys[i][:])
+	}
+}
+
+// simpleBlockedSink is simpleSink for the blocked layout: one key at a
+// time, its k bits set in place.
+type simpleBlockedSink struct {
+	words     []uint64
+	blocks, k uint64
+}
+
+func (s simpleBlockedSink) addBatch(keys [][20]byte) {
+	var pos [maxK]uint64
+	for i := range keys {
+		blockedPositions(&keys[i], s.blocks, s.k, &pos)
+		for _, q := range pos[:s.k] {
+			s.words[q>>6] |= 1 << (q & 63)
+		}
 	}
 }
