@@ -96,6 +96,8 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	fs.BoolVar(&opts.Plain, "plain", false, "inputs are plaintext passwords, one a line, not SHA1HEX:COUNT")
 	fs.StringVar(&opts.Source, "source", "", "source description for the header (default: the input names)")
 	fs.IntVar(&opts.Workers, "workers", 0, "hashing goroutines (default: one per CPU)")
+	var version uint
+	fs.UintVar(&version, "format-version", 0, "format of a new filter: 2 (blocked, one cache line per lookup; the default) or 1 (bloom/v3 layout); --base keeps the base's")
 	fs.BoolVar(&opts.OneAtATime, "one-at-a-time", false, "insert with bloom's Add, one key at a time on one core (slow baseline for benchmarks)")
 	inputs, err := breachParseArgs(fs, args)
 	if err != nil {
@@ -104,6 +106,10 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if opts.Out == "" {
 		return usageError("breach build: --out FILE is required")
 	}
+	if version != 0 && version != breach.FormatV1 && version != breach.FormatV2 {
+		return usageError("breach build: --format-version %d: want 1 or 2", version)
+	}
+	opts.Version = uint32(version)
 	if opts.ExactBase != "" && opts.Exact == "" {
 		return usageError("breach build: --exact-base needs --exact FILE")
 	}
@@ -125,6 +131,7 @@ func runBreachBuild(ctx context.Context, args []string, stdin io.Reader, stdout,
 	h := rep.Header
 	fmt.Fprintf(stdout, "wrote %s (%s)\n", rep.Out, breachSize(h.FileSize()))
 	fmt.Fprintf(stdout, "elements: %d (added %d, skipped %d below min count, %d malformed lines)\n", h.N, rep.Added, rep.Skipped, rep.Malformed)
+	fmt.Fprintf(stdout, "format version: %d, layout: %s\n", h.Version, h.Layout())
 	fmt.Fprintf(stdout, "m: %d bits, k: %d\n", h.M, h.K)
 	fmt.Fprintf(stdout, "false-positive rate: target %g, expected %.3g, from bits set %.3g\n", h.TargetFPR, rep.ExpectedFPR, rep.FillFPR)
 	secs := rep.Duration.Seconds()
@@ -242,6 +249,7 @@ func runBreachInfo(args []string, stdout, stderr io.Writer) error {
 	h := f.Header()
 	fmt.Fprintf(stdout, "file: %s (%s)\n", rest[0], breachSize(h.FileSize()))
 	fmt.Fprintf(stdout, "format version: %d\n", h.Version)
+	fmt.Fprintf(stdout, "layout: %s\n", h.Layout())
 	fmt.Fprintf(stdout, "elements (n): %d\n", h.N)
 	fmt.Fprintf(stdout, "bits (m): %d\n", h.M)
 	fmt.Fprintf(stdout, "hash functions (k): %d\n", h.K)

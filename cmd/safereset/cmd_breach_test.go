@@ -115,6 +115,50 @@ func TestBreachCLI_BuildCheckInfo(t *testing.T) {
 	})
 }
 
+// TestBreachCLI_FormatVersions: a new filter is version 2 (blocked) unless
+// --format-version 1 asks for the bloom/v3 layout; info names the layout
+// and verifies both; a --base update keeps the base's version.
+func TestBreachCLI_FormatVersions(t *testing.T) {
+	in := breachInput(t, "password", "letmein")
+	for _, tc := range []struct {
+		flags  []string
+		want   string
+		layout string
+	}{
+		{nil, "format version: 2", "layout: blocked"},
+		{[]string{"--format-version", "2"}, "format version: 2", "layout: blocked"},
+		{[]string{"--format-version", "1"}, "format version: 1", "layout: bloom/v3"},
+	} {
+		t.Run(strings.Join(append([]string{"default"}, tc.flags...), " "), func(t *testing.T) {
+			filter := filepath.Join(t.TempDir(), "f.bloom")
+			out, errOut, err := runBreachT(t, "", nil, append([]string{"build", in, "--out", filter}, tc.flags...)...)
+			if err != nil || !strings.Contains(out, tc.want+", "+tc.layout) {
+				t.Fatalf("build: %v %s\n%s", err, errOut, out)
+			}
+			out, _, err = runBreachT(t, "", nil, "info", "--verify", filter)
+			if err != nil || !strings.Contains(out, tc.want+"\n") || !strings.Contains(out, tc.layout) || !strings.Contains(out, "verified: checksum ok") {
+				t.Fatalf("info: %v\n%s", err, out)
+			}
+			updated := filepath.Join(t.TempDir(), "g.bloom")
+			if _, errOut, err := runBreachT(t, "", nil, "build", "--base", filter, "--out", updated, breachInput(t, "hunter22")); err != nil {
+				t.Fatalf("update: %v %s", err, errOut)
+			}
+			out, _, err = runBreachT(t, "", nil, "info", "--verify", updated)
+			if err != nil || !strings.Contains(out, tc.want+"\n") || !strings.Contains(out, "elements (n): 3") {
+				t.Fatalf("info of the update: %v\n%s", err, out)
+			}
+			out, _, err = runBreachT(t, "hunter22\nletmein\nkDWPe4qf$&mgM26&8hX\n", nil, "check", "--filter", updated)
+			if !errors.Is(err, errBreachedFound) || out != "breached\nbreached\nok\n" {
+				t.Fatalf("check the update: out %q err %v", out, err)
+			}
+		})
+	}
+	_, _, err := runBreachT(t, "", nil, "build", in, "--out", filepath.Join(t.TempDir(), "x.bloom"), "--format-version", "3")
+	if err == nil || !strings.Contains(err.Error(), "--format-version 3: want 1 or 2") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("--format-version 3: err = %v", err)
+	}
+}
+
 func TestBreachCLI_Errors(t *testing.T) {
 	tests := []struct {
 		name string
