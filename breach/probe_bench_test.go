@@ -179,9 +179,20 @@ func randomKeys(n int, seed uint64) [][20]byte {
 // drops it from the page cache, opens it with Open and pages it in, as a
 // server start does.
 func syntheticFilter(b *testing.B, n uint, members [][20]byte) *Filter {
+	return syntheticFilterVersion(b, n, members, FormatV1)
+}
+
+// syntheticFilterVersion is syntheticFilter in the layout of version,
+// sized as the builder sizes it.
+func syntheticFilterVersion(b *testing.B, n uint, members [][20]byte, version uint32) *Filter {
 	b.Helper()
 	m, k := bloom.EstimateParameters(n, 0.001)
-	h := Header{M: uint64(m), K: uint64(k), N: uint64(n), TargetFPR: 0.001, Words: (uint64(m) + 63) / 64,
+	mb, kb := uint64(m), uint64(k)
+	if version == FormatV2 {
+		blocks, k2 := blockedParameters(uint64(n), 0.001)
+		mb, kb = blocks*blockBits, k2
+	}
+	h := Header{Version: version, M: mb, K: kb, N: uint64(n), TargetFPR: 0.001, Words: (mb + 63) / 64,
 		ChecksumAlg: ChecksumCRC32C, BuiltAt: time.Unix(0, 0), Source: "synthetic"}
 	path := filepath.Join(b.TempDir(), "f.bloom")
 	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
@@ -202,7 +213,7 @@ func syntheticFilter(b *testing.B, n uint, members [][20]byte) *Filter {
 	for i := range words {
 		words[i] = r.Uint64()
 	}
-	p := newProbe(words, Header{Version: FormatV1, M: h.M, K: h.K})
+	p := newProbe(words, h)
 	for i := range members {
 		var pos [maxK]uint64
 		p.positions(&members[i], &pos)
