@@ -75,6 +75,16 @@ func TestDefaultFilter_Reproducible(t *testing.T) {
 	if string(got) != data.BreachFilter() {
 		t.Fatalf("data/%s differs from a rebuild of data/%s: run go generate ./data", data.DefaultFilterFile, data.CommonPasswordsFile)
 	}
+	// The embedded filter stays in the bloom/v3 layout, which stays fully
+	// supported: small enough for the cache, it gains nothing from blocks.
+	f, err := breach.OpenDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v := f.Header().Version; v != breach.FormatV1 || f.Bloom() == nil {
+		t.Fatalf("default filter is version %d, want 1", v)
+	}
 }
 
 func TestChecker_Check(t *testing.T) {

@@ -3,9 +3,11 @@
 // password is breached or too weak (SPEC §2.4, §6).
 //
 // A filter file (FORMAT.md) is a 4 KiB header followed by the filter's
-// little-endian 64-bit words. Open maps it read-only and wraps the words
-// with bloom.FromWithM, without copying or parsing, so a 3.35 GiB filter is
-// usable in milliseconds. Keys are the raw 20-byte SHA-1 digests of the
+// little-endian 64-bit words. Open maps it read-only and uses the words in
+// place, without copying or parsing, so a 3.35 GiB filter is usable in
+// milliseconds. Version 1 is bloom/v3's layout (Open wraps the words with
+// bloom.FromWithM); version 2, the default for new filters, is blocked: all
+// k bits of a key in one 512-bit block, one cache line per lookup. Keys are the raw 20-byte SHA-1 digests of the
 // passwords' UTF-8 bytes, so a check hashes the password and tests the same
 // 20 bytes. Build writes files; its fast path computes bloom/v3's bit
 // locations itself, sorts them by 512 KiB region of the filter and sets them
