@@ -379,6 +379,8 @@ type Dump struct {
 	Tokens  []ResetToken
 	APIKeys []APIKey
 	Outbox  []OutboxEntry
+	// Audit is the audit trail, oldest first, with its IDs.
+	Audit []AuditEntry
 }
 
 // ClampPasswordHistory bounds n to 0..MaxPasswordHistory.

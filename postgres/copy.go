@@ -44,7 +44,10 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 			return err
 		}
 		rows, _ = tx.Query(ctx, `SELECT id, kind, message, created_at, not_after, attempts, next_attempt, last_error, 0, webhook FROM outbox ORDER BY id`)
-		d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) })
+		if d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) }); err != nil {
+			return err
+		}
+		d.Audit, err = exportAudit(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -97,7 +100,10 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 		// New rows continue after the copied IDs.
 		b.Queue(`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce((SELECT max(id) FROM users), 0) + 1, false)`)
 		b.Queue(`SELECT setval(pg_get_serial_sequence('outbox', 'id'), coalesce((SELECT max(id) FROM outbox), 0) + 1, false)`)
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return importAudit(ctx, tx, d.Audit)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: import: %w", err)

@@ -99,8 +99,8 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 	if err := sameDump(d, got); err != nil {
 		return fmt.Errorf("verify: the copy differs from the source: %w", err)
 	}
-	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d API keys, %d queued mails, %d shared keys\n",
-		len(got.Users), len(got.Tokens), len(got.APIKeys), len(got.Outbox), keys)
+	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d API keys, %d queued mails, %d audit entries, %d shared keys\n",
+		len(got.Users), len(got.Tokens), len(got.APIKeys), len(got.Outbox), len(got.Audit), keys)
 	return nil
 }
 
@@ -209,6 +209,9 @@ func sameDump(a, b safereset.Dump) error {
 			return fmt.Errorf("API key %s differs", k.ID)
 		}
 	}
+	if err := sameAudit(a.Audit, b.Audit); err != nil {
+		return err
+	}
 	mails := map[uint64]safereset.Message{}
 	for _, e := range b.Outbox {
 		mails[e.ID] = e.Message
@@ -216,6 +219,23 @@ func sameDump(a, b safereset.Dump) error {
 	for _, e := range a.Outbox {
 		if mails[e.ID] != e.Message {
 			return fmt.Errorf("queued mail %d differs", e.ID)
+		}
+	}
+	return nil
+}
+
+// sameAudit compares the audit trail read with the one written: the same
+// entries under the same IDs, in order. PostgreSQL keeps times to the
+// microsecond.
+func sameAudit(a, b []safereset.AuditEntry) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d audit entries, read back %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.ID != y.ID || !x.Time.Truncate(time.Microsecond).Equal(y.Time.Truncate(time.Microsecond)) || x.Action != y.Action || x.Actor != y.Actor || x.RequestID != y.RequestID ||
+			x.ClientAddr != y.ClientAddr || x.UserID != y.UserID || x.Target != y.Target {
+			return fmt.Errorf("audit entry %d differs", x.ID)
 		}
 	}
 	return nil
