@@ -27,16 +27,16 @@ import (
 
 // replicaReceiver is one application endpoint fed by several replicas. It
 // verifies every request with the Standard Webhooks reference library
-// under the secret the replicas share in the database (read at the first
-// request: the first replica to start created it), and records each
+// under the secret secretOf returns (asked at the first request: for
+// replicas, the one the first replica to start created), and records each
 // attempt by webhook-id: how many arrived and when, and the event of the
 // ones it accepted. stall, when set, runs before an attempt is answered
 // and may hold it.
 type replicaReceiver struct {
-	t     *testing.T
-	srv   *httptest.Server
-	dbURL string
-	stall func(req *http.Request, ev safereset.Event)
+	t        *testing.T
+	srv      *httptest.Server
+	secretOf func() (string, error)
+	stall    func(req *http.Request, ev safereset.Event)
 
 	mu       sync.Mutex
 	secret   string
@@ -47,8 +47,15 @@ type replicaReceiver struct {
 	arrived  chan struct{}
 }
 
+// newReplicaReceiver returns a receiver for replicas sharing the database
+// at dbURL.
 func newReplicaReceiver(t *testing.T, dbURL string) *replicaReceiver {
-	r := &replicaReceiver{t: t, dbURL: dbURL, raw: map[string]int{}, times: map[string][]time.Time{},
+	return newSecretReceiver(t, func() (string, error) { return sharedWebhookSecret(dbURL) })
+}
+
+// newSecretReceiver returns a receiver verifying with secretOf's secret.
+func newSecretReceiver(t *testing.T, secretOf func() (string, error)) *replicaReceiver {
+	r := &replicaReceiver{t: t, secretOf: secretOf, raw: map[string]int{}, times: map[string][]time.Time{},
 		accepted: map[string]safereset.Event{}, arrived: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -68,7 +75,7 @@ func (r *replicaReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	}()
 	r.mu.Lock()
 	if r.secret == "" {
-		r.secret, _ = sharedWebhookSecret(r.dbURL)
+		r.secret, _ = r.secretOf()
 	}
 	secret := r.secret
 	r.mu.Unlock()
