@@ -246,7 +246,9 @@ type AccountLocker interface {
 	LockAccount(ctx context.Context, emailKey string, hash [32]byte, now, until time.Time, effects ...EffectsFunc) (User, error)
 	// UnlockAccount clears LockedUntil in one transaction with effects and
 	// returns the updated user; unlocking an account that is not locked
-	// succeeds and changes nothing else. It returns ErrUserNotFound.
+	// succeeds and changes nothing else. effects are written only when the
+	// account was locked at the store's clock, so an unlock that lifts
+	// nothing records nothing. It returns ErrUserNotFound.
 	UnlockAccount(ctx context.Context, emailKey string, effects ...EffectsFunc) (User, error)
 }
 
@@ -379,6 +381,8 @@ type Dump struct {
 	Tokens  []ResetToken
 	APIKeys []APIKey
 	Outbox  []OutboxEntry
+	// LockTokens are the live "this wasn't me" tokens (hashes only).
+	LockTokens []LockToken
 	// Audit is the audit trail, oldest first, with its IDs.
 	Audit []AuditEntry
 }

@@ -15,7 +15,8 @@ import (
 var ErrNotEmpty = errors.New("target database is not empty")
 
 // Export reads everything in one REPEATABLE READ transaction (a consistent
-// view). Outbox claims are dropped: the copy is taken offline.
+// view). Outbox claims are dropped: the copy is taken offline. Lock
+// tokens expired at the clock are left behind.
 func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 	var d safereset.Dump
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -28,6 +29,22 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		if d.Tokens, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.ResetToken, error) {
 			var (
 				t    safereset.ResetToken
+				hash []byte
+			)
+			if err := r.Scan(&hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt); err != nil {
+				return t, err
+			}
+			t.Hash = [32]byte(hash)
+			t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+			return t, nil
+		}); err != nil {
+			return err
+		}
+		// Only live lock tokens are carried: an expired one can never lock.
+		rows, _ = tx.Query(ctx, `SELECT hash, user_id, created_at, expires_at FROM lock_tokens WHERE expires_at > $1 ORDER BY created_at, hash`, ts(db.now()))
+		if d.LockTokens, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.LockToken, error) {
+			var (
+				t    safereset.LockToken
 				hash []byte
 			)
 			if err := r.Scan(&hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt); err != nil {
@@ -63,12 +80,12 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		// Keep replicas that might start meanwhile out until the copy
 		// has committed.
-		if _, err := tx.Exec(ctx, `LOCK TABLE users, reset_tokens, api_keys, outbox IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE users, reset_tokens, api_keys, outbox, lock_tokens IN EXCLUSIVE MODE`); err != nil {
 			return err
 		}
 		var used bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM reset_tokens)
-			OR EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM outbox)`).Scan(&used); err != nil {
+			OR EXISTS (SELECT 1 FROM api_keys) OR EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM lock_tokens)`).Scan(&used); err != nil {
 			return err
 		}
 		if used {
@@ -76,13 +93,17 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 		}
 		b := &pgx.Batch{}
 		for _, u := range d.Users {
-			b.Queue(`INSERT INTO users (id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				int64(u.ID), u.Email, u.EmailKey, u.PasswordHash, ts(u.CreatedAt), nullTime(u.PasswordChangedAt), u.Locale, historyParam(u.PasswordHistory))
+			b.Queue(`INSERT INTO users (id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history, locked_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				int64(u.ID), u.Email, u.EmailKey, u.PasswordHash, ts(u.CreatedAt), nullTime(u.PasswordChangedAt), u.Locale, historyParam(u.PasswordHistory), nullTime(u.LockedUntil))
 		}
 		toks := slices.Clone(d.Tokens)
 		slices.SortStableFunc(toks, func(a, b safereset.ResetToken) int { return a.CreatedAt.Compare(b.CreatedAt) })
 		for _, t := range toks {
 			b.Queue(`INSERT INTO reset_tokens (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+				t.Hash[:], int64(t.UserID), ts(t.CreatedAt), ts(t.ExpiresAt))
+		}
+		for _, t := range d.LockTokens {
+			b.Queue(`INSERT INTO lock_tokens (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 				t.Hash[:], int64(t.UserID), ts(t.CreatedAt), ts(t.ExpiresAt))
 		}
 		for _, k := range d.APIKeys {

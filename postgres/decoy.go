@@ -18,7 +18,8 @@ var decoyEffectsAAD = []byte("safereset request decoy effects v1")
 // decoy tables and spreads their row locks.
 const decoySlots = 256
 
-// decoyRequest is RequestReset for an address with no account. Timing
+// decoyRequest is RequestReset for an address with no account, or one
+// whose account is locked ("this wasn't me"). Timing
 // and load must not tell the two apart, so it does what the known path
 // does, in one statement of the same shape: render and seal the mail,
 // drop the slot's expired decoy tokens, evict the oldest live ones
@@ -43,7 +44,23 @@ func (db *DB) decoyRequest(ctx context.Context, tx pgx.Tx, emailKey string, tok 
 			sealedEffects = db.outbox.Seal(raw, decoyEffectsAAD)
 		}
 	}
-	_, err = tx.Exec(ctx, `WITH expired AS (
+	// A lock token the mail would have carried is stored and evicted in
+	// the slot's own table, in the shape storeLockTokenSQL has.
+	lockCTE, lockArgs := "", []any(nil)
+	if tok.Lock.Hash != [32]byte{} {
+		lockCTE = `lock_expired AS (
+			DELETE FROM request_decoy_lock_tokens WHERE slot = $1 AND expires_at <= $2
+		), lock_evicted AS (
+			DELETE FROM request_decoy_lock_tokens WHERE hash IN (
+				SELECT hash FROM request_decoy_lock_tokens WHERE slot = $1 AND expires_at > $2
+				ORDER BY created_at DESC, hash DESC OFFSET $14)
+		), lock_token AS (
+			INSERT INTO request_decoy_lock_tokens (hash, slot, created_at, expires_at) VALUES ($11, $1, $12, $13)
+			ON CONFLICT (hash) DO NOTHING
+		), `
+		lockArgs = lockTokenArgs(tok.Lock)
+	}
+	_, err = tx.Exec(ctx, `WITH `+lockCTE+`expired AS (
 			DELETE FROM request_decoy_tokens WHERE slot = $1 AND expires_at <= $2
 		), evicted AS (
 			DELETE FROM request_decoy_tokens WHERE hash IN (
@@ -57,7 +74,7 @@ func (db *DB) decoyRequest(ctx context.Context, tx pgx.Tx, emailKey string, tok 
 		ON CONFLICT (slot) DO UPDATE SET n = request_decoys.n + 1, kind = EXCLUDED.kind, message = EXCLUDED.message,
 			created_at = EXCLUDED.created_at, not_after = EXCLUDED.not_after, next_attempt = EXCLUDED.next_attempt,
 			effects = EXCLUDED.effects`,
-		decoySlot(emailKey), now, maxOutstanding-1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind), sealedEffects)
+		append([]any{decoySlot(emailKey), now, maxOutstanding - 1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind), sealedEffects}, lockArgs...)...)
 	return err
 }
 

@@ -14,6 +14,11 @@
 //   - RequestReset for an unknown address commits one small write (a decoy
 //     counter spread over 256 rows) so both cases cost the same round trips
 //     and a WAL flush; the gap left is rendering and sealing the mail.
+//   - A request for a locked account ("this wasn't me") goes down the
+//     unknown address's decoy path; its lock token is stored and evicted
+//     in request_decoy_lock_tokens, bounded like the decoy reset tokens.
+//     LockAccount deletes the lock token under the user's row lock, so one
+//     token locks once across replicas.
 //   - Times are stored with microsecond precision (timestamptz); values
 //     are truncated to the microsecond on the way in.
 //   - Expiry decisions use the times callers pass (each replica's clock):

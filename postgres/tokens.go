@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,8 +12,9 @@ import (
 	"github.com/safereset/safereset"
 )
 
-// RequestReset stores a token and queues its mail for a known address, or
-// does the same work for an unknown one (see decoyRequest). Both take the
+// RequestReset stores a token (and its lock token, when tok.Lock is set)
+// and queues its mail for a known address, or does the same work for an
+// unknown one or one locked at tok.CreatedAt (see decoyRequest). Both take the
 // same four round trips: BEGIN, the user lookup, one write, COMMIT.
 func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.ResetToken, maxOutstanding int,
 	compose func(safereset.User) (safereset.Message, time.Time, error), effects ...safereset.EffectsFunc) (bool, error) {
@@ -24,10 +26,23 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 	if tok.CreatedAt.IsZero() {
 		tok.CreatedAt = now
 	}
+	if tok.Lock.Hash != [32]byte{} {
+		if tok.Lock.ExpiresAt.IsZero() {
+			return false, errors.New("postgres: request reset: lock token has no expiry")
+		}
+		if tok.Lock.CreatedAt.IsZero() {
+			tok.Lock.CreatedAt = tok.CreatedAt
+		}
+	}
 	found := false
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		found = false
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
+		if err == nil && u.Locked(tok.CreatedAt) {
+			// A locked account ("this wasn't me") answers and costs
+			// exactly what an unknown address does.
+			err = safereset.ErrUserNotFound
+		}
 		if errors.Is(err, safereset.ErrUserNotFound) {
 			return db.decoyRequest(ctx, tx, emailKey, tok, now, maxOutstanding, compose, effects)
 		}
@@ -47,7 +62,8 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		if err != nil {
 			return err
 		}
-		ctes, args, err := db.effectsCTEs(e, 10)
+		lockCTE, lockArgs := lockTokenCTE(tok, 10)
+		ctes, args, err := db.effectsCTEs(e, 10+len(lockArgs))
 		if err != nil {
 			return err
 		}
@@ -62,9 +78,9 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 					ORDER BY created_at DESC, seq DESC OFFSET $3)
 			), token AS (
 				INSERT INTO reset_tokens (hash, user_id, created_at, expires_at) VALUES ($4, $1, $5, $6)
-			), `+ctes+`
+			), `+lockCTE+ctes+`
 			INSERT INTO outbox (kind, message, created_at, not_after, next_attempt) VALUES ($9, $7, $2, $8, $2)`,
-			append([]any{u.ID, now, maxOutstanding - 1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind)}, args...)...)
+			slices.Concat([]any{u.ID, now, maxOutstanding - 1, tok.Hash[:], ts(tok.CreatedAt), ts(tok.ExpiresAt), sealed, nullTime(notAfter), string(msg.Kind)}, lockArgs, args)...)
 		return err
 	})
 	if err != nil {
@@ -131,8 +147,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 			created, changed *time.Time
 			locale           *string
 			history          []string
+			locked           *time.Time
 		)
-		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale, &history); err != nil {
+		if err := row.Scan(&expires, &uid, &email, &key, &hash, &created, &changed, &locale, &history, &locked); err != nil {
 			return err
 		}
 		switch {
@@ -141,7 +158,7 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		case uid == nil:
 			return safereset.ErrTokenExpired
 		}
-		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale}
+		u = safereset.User{ID: *uid, Email: *email, EmailKey: *key, PasswordHash: *hash, CreatedAt: created.UTC(), PasswordChangedAt: fromNull(changed), Locale: *locale, LockedUntil: fromNull(locked)}
 		if len(history) > 0 {
 			u.PasswordHistory = history
 		}

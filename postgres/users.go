@@ -15,7 +15,7 @@ import (
 // errEmptyHash is returned when a caller would store an empty password hash.
 var errEmptyHash = errors.New("postgres: empty password hash")
 
-const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history`
+const userColumns = `id, email, email_key, password_hash, created_at, password_changed_at, locale, password_history, locked_until`
 
 // CreateUser stores u under a new ID (see store.DB.CreateUser). It returns
 // an error wrapping safereset.ErrUserExists when the email key is taken.
@@ -29,11 +29,11 @@ func (db *DB) CreateUser(ctx context.Context, u safereset.User, effects ...safer
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = db.now()
 	}
-	u.CreatedAt, u.PasswordChangedAt = ts(u.CreatedAt), zeroOrTS(u.PasswordChangedAt)
+	u.CreatedAt, u.PasswordChangedAt, u.LockedUntil = ts(u.CreatedAt), zeroOrTS(u.PasswordChangedAt), zeroOrTS(u.LockedUntil)
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at, locale)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt), u.Locale).Scan(&u.ID)
+		err := tx.QueryRow(ctx, `INSERT INTO users (email, email_key, password_hash, created_at, password_changed_at, locale, locked_until)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			u.Email, u.EmailKey, u.PasswordHash, u.CreatedAt, nullTime(u.PasswordChangedAt), u.Locale, nullTime(u.LockedUntil)).Scan(&u.ID)
 		if err != nil {
 			return err
 		}
@@ -78,14 +78,15 @@ func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time
 	return nil
 }
 
-// DeleteUser removes the user and every token of theirs.
+// DeleteUser removes the user and every reset and lock token of theirs.
 func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safereset.EffectsFunc) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 		if err != nil {
 			return err
 		}
-		// The tokens go with the user (ON DELETE CASCADE), after its row lock.
+		// The reset and lock tokens go with the user (ON DELETE CASCADE),
+		// after its row lock.
 		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
 			return err
 		}
@@ -126,15 +127,16 @@ func scanUser(row pgx.Row) (safereset.User, error) {
 	var (
 		u       safereset.User
 		changed *time.Time
+		locked  *time.Time
 	)
-	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed, &u.Locale, &u.PasswordHistory)
+	err := row.Scan(&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.CreatedAt, &changed, &u.Locale, &u.PasswordHistory, &locked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return safereset.User{}, safereset.ErrUserNotFound
 	}
 	if err != nil {
 		return safereset.User{}, err
 	}
-	u.CreatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), fromNull(changed)
+	u.CreatedAt, u.PasswordChangedAt, u.LockedUntil = u.CreatedAt.UTC(), fromNull(changed), fromNull(locked)
 	if len(u.PasswordHistory) == 0 {
 		u.PasswordHistory = nil
 	}

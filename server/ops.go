@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -13,10 +14,23 @@ import (
 )
 
 // Pinger is a dependency /readyz asks before calling the service ready: a
-// non-nil error is one reason it is not, reported by its text.
+// non-nil error is one reason it is not. The reason shown is the error's
+// text, unless the error is (or wraps) a *NotReady: then only its fixed
+// Reason is shown and the cause goes to the log, so a driver's error text
+// (addresses, user names, a server's message) never reaches the answer.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// NotReady is a readiness failure with a fixed public reason and a cause
+// that is logged, never answered.
+type NotReady struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
 
 // PingerFunc adapts a function to Pinger.
 type PingerFunc func(ctx context.Context) error
@@ -75,13 +89,20 @@ func handleHealthz() fiber.Handler {
 	return func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 }
 
-func handleReadyz(o Ops) fiber.Handler {
+func handleReadyz(o Ops, log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var reasons []string
 		for _, p := range o.Ready {
-			if err := p.Ping(c.UserContext()); err != nil {
-				reasons = append(reasons, err.Error())
+			err := p.Ping(c.UserContext())
+			if err == nil {
+				continue
 			}
+			if nr := (*NotReady)(nil); errors.As(err, &nr) {
+				log.Warn("not ready", slog.String("request_id", requestIDOf(c)), slog.String("reason", nr.Reason), slog.Any("cause", nr.Err))
+				reasons = append(reasons, nr.Reason)
+				continue
+			}
+			reasons = append(reasons, err.Error())
 		}
 		body := fiber.Map{"breachFilter": o.Breach.Info()}
 		if len(reasons) > 0 {

@@ -53,7 +53,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	app.Use(requestID(), accessLog(d.Logger, nil), recoverPanic())
 
 	app.Get("/healthz", withRoute(safereset.RouteHealthz), handleHealthz())
-	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o))
+	app.Get("/readyz", withRoute(safereset.RouteReadyz), handleReadyz(o, d.Logger))
 	app.Get("/metrics", withRoute(safereset.RouteMetrics), handleMetrics(o))
 
 	admin := app.Group("/admin/v1", withRoute(safereset.RouteAdmin), adminAuth(&d, o.AdminTokens))

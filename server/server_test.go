@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -181,5 +182,40 @@ func TestUnknownRoutes(t *testing.T) {
 		if resp.StatusCode != tc.want || len(b) != 0 || resp.Header.Get("X-Request-Id") == "" {
 			t.Errorf("%s %s: %d %q", tc.method, tc.path, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestReadyz_CauseOnlyInLog: a *NotReady shows only its fixed reason; the
+// driver's text (here an address and a user name) goes to the log once.
+func TestReadyz_CauseOnlyInLog(t *testing.T) {
+	var log bytes.Buffer
+	d, _ := deps(t, nil, &log)
+	cause := errors.New("failed to connect to user=ops-secret-name host=10.9.8.7")
+	ops, err := server.NewOps(d, server.Ops{
+		AdminToken: strings.Repeat("a", 40),
+		Metrics:    http.NotFoundHandler(),
+		Ready: []server.Pinger{server.PingerFunc(func(context.Context) error {
+			return fmt.Errorf("ping: %w", &server.NotReady{Reason: "database unreachable", Err: cause})
+		})},
+		Breach: fixedFilter{safereset.FilterInfo{Elements: 7}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ops.Test(httptest.NewRequest("GET", "/readyz", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"database unreachable"`) {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	for _, leak := range []string{"ops-secret-name", "10.9.8.7", "ping:"} {
+		if strings.Contains(string(body), leak) {
+			t.Errorf("readyz answer carries the cause's %q: %s", leak, body)
+		}
+	}
+	if !strings.Contains(log.String(), "ops-secret-name") {
+		t.Errorf("the cause was not logged:\n%s", log.String())
 	}
 }

@@ -72,6 +72,17 @@ func checkIndexes(tx *bolt.Tx) []error {
 		}
 		return nil
 	})
+	_ = tx.Bucket([]byte(bucketLockTokens)).ForEach(func(k, v []byte) error {
+		lt, err := decodeLockToken(k, v)
+		if err != nil {
+			bad("lock_tokens: bad record")
+			return nil
+		}
+		if users.Get(u64(lt.UserID)) == nil {
+			bad("lock_tokens: lock token of missing user %d", lt.UserID)
+		}
+		return nil
+	})
 	_ = keys.ForEach(func(k, v []byte) error {
 		var r apiKeyRecord
 		if err := jsonUnmarshal(v, &r); err != nil || r.ID != string(k) {

@@ -15,7 +15,8 @@ import (
 var ErrNotEmpty = errors.New("target database is not empty")
 
 // Export reads everything from one read transaction (a consistent view).
-// Outbox claims are dropped: the copy is taken offline.
+// Outbox claims are dropped: the copy is taken offline. Lock tokens
+// expired at the clock are left behind.
 func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 	var d safereset.Dump
 	err := db.view(ctx, func(tx *bolt.Tx) error {
@@ -39,6 +40,19 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		}
 		if n := tokens.Stats().KeyN; n != len(d.Tokens) {
 			return fmt.Errorf("%d tokens stored but %d belong to users", n, len(d.Tokens))
+		}
+		// Only live lock tokens are carried: an expired one can never lock.
+		now := db.now()
+		for _, u := range d.Users {
+			lts, err := userLockTokens(tx, u.ID)
+			if err != nil {
+				return err
+			}
+			for _, lt := range lts {
+				if now.Before(lt.ExpiresAt) {
+					d.LockTokens = append(d.LockTokens, lt)
+				}
+			}
 		}
 		if err := tx.Bucket([]byte(bucketAPIKeys)).ForEach(func(_, v []byte) error {
 			var rec apiKeyRecord
@@ -74,7 +88,7 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 // key or queued mail.
 func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketUsers, bucketTokens, bucketAPIKeys, bucketOutbox} {
+		for _, b := range []string{bucketUsers, bucketTokens, bucketAPIKeys, bucketOutbox, bucketLockTokens} {
 			if k, _ := tx.Bucket([]byte(b)).Cursor().First(); k != nil {
 				return ErrNotEmpty
 			}
@@ -98,6 +112,12 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 		slices.SortStableFunc(toks, func(a, b safereset.ResetToken) int { return a.CreatedAt.Compare(b.CreatedAt) })
 		for _, t := range toks {
 			if err := insertToken(tx, t); err != nil {
+				return err
+			}
+		}
+		locks := tx.Bucket([]byte(bucketLockTokens))
+		for _, lt := range d.LockTokens {
+			if err := locks.Put(lockTokenKey(lt.UserID, lt.Hash), encodeLockToken(lt)); err != nil {
 				return err
 			}
 		}

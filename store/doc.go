@@ -39,6 +39,12 @@
 //   - Lookups by email use the exact EmailKey (safereset.NormalizeEmail:
 //     ASCII case folding only), so look-alike Unicode addresses are
 //     different accounts.
+//   - Lock tokens ("this wasn't me") are kept as SHA-256 hashes under the
+//     user's ID in their own bucket, at most safereset.MaxLockTokens per
+//     user. A request for a locked account runs the unknown address's
+//     decoy path, including a placeholder lock token. The bucket is
+//     created on Open without a schema change: an older build ignores it
+//     (and so the locks).
 //   - Open refuses a file with a different schema version (ErrSchema);
 //     there is no automatic migration yet.
 package store

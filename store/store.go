@@ -48,6 +48,7 @@ const (
 	bucketAPIKeyHashes = "apikeys_by_hash" // sha256 -> id
 	bucketOutbox       = "outbox"          // uint64 id -> JSON safereset.OutboxEntry
 	bucketOutboxDue    = "outbox_due"      // time(NextAttempt) ++ uint64 id -> empty
+	bucketLockTokens   = "lock_tokens"     // uint64 user id ++ sha256 -> CreatedAt, ExpiresAt (binary, see encodeLockToken)
 
 	keySchema          = "schema"
 	keyUnknownRequests = "unknownRequests"
@@ -57,7 +58,7 @@ const (
 func allBuckets() []string {
 	return []string{
 		bucketMeta, bucketUsers, bucketUsersByEmail, bucketTokens, bucketUserTokens,
-		bucketAPIKeys, bucketAPIKeyHashes, bucketOutbox, bucketOutboxDue, bucketAudit,
+		bucketAPIKeys, bucketAPIKeyHashes, bucketOutbox, bucketOutboxDue, bucketAudit, bucketLockTokens,
 	}
 }
 

@@ -33,8 +33,11 @@ var errTokenCollision = errors.New("token hash already stored")
 // it drops the user's expired tokens, stores tok (UserID set from the
 // user, CreatedAt from the clock when zero), evicts the oldest tokens by
 // CreatedAt until at most maxOutstanding remain (values below 1 count as
-// 1, and the new token is never evicted), and queues the message compose
-// returns, sealed. Any error, including one from compose, stores nothing.
+// 1, and the new token is never evicted), stores tok.Lock when its Hash
+// is set (CreatedAt defaulting to tok's, see storeLockToken) and queues
+// the message compose returns, sealed. Any error, including one from
+// compose, stores nothing. A user locked at tok.CreatedAt takes the
+// unknown address's path in full: same writes, found false, nothing kept.
 //
 // compose runs before the write transaction, for the user a read
 // transaction found (or, for an unknown address, a user with only the
@@ -52,10 +55,19 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 	if tok.CreatedAt.IsZero() {
 		tok.CreatedAt = now
 	}
+	withLock := tok.Lock.Hash != [32]byte{}
+	if withLock {
+		if tok.Lock.ExpiresAt.IsZero() {
+			return false, errors.New("store: request reset: lock token has no expiry")
+		}
+		if tok.Lock.CreatedAt.IsZero() {
+			tok.Lock.CreatedAt = tok.CreatedAt
+		}
+	}
 	seen := safereset.User{Email: emailKey, EmailKey: emailKey}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		u, err := userByEmail(tx, emailKey)
-		if err == nil {
+		if err == nil && !u.Locked(tok.CreatedAt) {
 			seen = u
 		}
 		if errors.Is(err, safereset.ErrUserNotFound) {
@@ -74,6 +86,11 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 	err = db.batch(ctx, func(tx *bolt.Tx) error {
 		found = false
 		u, err := userByEmail(tx, emailKey)
+		if err == nil && u.Locked(tok.CreatedAt) {
+			// A locked account ("this wasn't me") answers and costs
+			// exactly what an unknown address does.
+			err = safereset.ErrUserNotFound
+		}
 		if errors.Is(err, safereset.ErrUserNotFound) {
 			// A compose error is not reported: the decoy only has to cost
 			// the same, and an unknown address has no mail that could fail.
@@ -111,6 +128,13 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 		}
 		if err := insertToken(tx, tok); err != nil {
 			return err
+		}
+		if withLock {
+			lt := tok.Lock
+			lt.UserID = u.ID
+			if err := storeLockToken(tx, lt, now); err != nil {
+				return err
+			}
 		}
 
 		msg, notAfter := msg, notAfter
@@ -366,6 +390,9 @@ func decoyWrites(tx *bolt.Tx, box *seal.Box, tok safereset.ResetToken, now time.
 		{bucketUserTokens, userTokenKey(0, hash), u64(0)},
 		{bucketOutbox, u64(noID), entry},
 		{bucketOutboxDue, dueKey(now, noID), []byte{}},
+	}
+	if tok.Lock.Hash != [32]byte{} {
+		decoys = append(decoys, decoy{bucketLockTokens, lockTokenKey(0, tok.Lock.Hash), encodeLockToken(tok.Lock)})
 	}
 	decoyUser := safereset.User{Email: emailKey, EmailKey: emailKey}
 	auditID, outboxID := uint64(noID), uint64(noID-1)

@@ -88,7 +88,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time
 }
 
 // DeleteUser removes the user, its email index entry and all its reset
-// tokens. It returns safereset.ErrUserNotFound when no user has emailKey.
+// and lock tokens. It returns safereset.ErrUserNotFound when no user has emailKey.
 // Mails already queued for the user stay in the outbox.
 func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safereset.EffectsFunc) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -97,6 +97,9 @@ func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safere
 			return err
 		}
 		if err := deleteUserTokens(tx, u.ID); err != nil {
+			return err
+		}
+		if err := deleteUserLockTokens(tx, u.ID); err != nil {
 			return err
 		}
 		if err := tx.Bucket([]byte(bucketUsers)).Delete(u64(u.ID)); err != nil {

@@ -141,7 +141,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	ready = []server.Pinger{
 		server.PingerFunc(func(ctx context.Context) error {
 			if err := s.db.Ping(ctx); err != nil {
-				return fmt.Errorf("database: %w", err)
+				return &server.NotReady{Reason: "database unreachable", Err: err}
 			}
 			return nil
 		}),
@@ -151,7 +151,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 				return nil
 			}
 			if err := s.limiterPing(ctx); err != nil {
-				return fmt.Errorf("rate-limit store: %w", err)
+				return &server.NotReady{Reason: "rate-limit store unreachable", Err: err}
 			}
 			return nil
 		}),

@@ -52,6 +52,15 @@ func Run(t *testing.T, open Open) {
 		{"UserLocale", testUserLocale},
 		{"Effects", testEffects},
 		{"PasswordHistory", testPasswordHistory},
+		{"Lock_TokenCheck", testLock_TokenCheck},
+		{"Lock_RequestResetStoresLock", testLock_RequestResetStoresLock},
+		{"Lock_Eviction", testLock_Eviction},
+		{"Lock_LockAccount", testLock_LockAccount},
+		{"Lock_ConcurrentLock", testLock_ConcurrentLock},
+		{"Lock_RequestWhileLocked", testLock_RequestWhileLocked},
+		{"Lock_Unlock", testLock_Unlock},
+		{"Lock_DeleteUserRemovesLockTokens", testLock_DeleteUserRemovesLockTokens},
+		{"Lock_Copy", testLock_Copy},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
