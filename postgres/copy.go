@@ -115,8 +115,12 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 			if err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO outbox (id, kind, message, created_at, not_after, attempts, next_attempt, last_error) VALUES ($1, $8, $2, $3, $4, $5, $6, $7)`,
-				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, string(e.Message.Kind))
+			kind, hook, err := db.copiedWebhook(e)
+			if err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO outbox (id, kind, message, created_at, not_after, attempts, next_attempt, last_error, webhook) VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $9)`,
+				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, kind, hook)
 		}
 		// New rows continue after the copied IDs.
 		b.Queue(`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce((SELECT max(id) FROM users), 0) + 1, false)`)

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,4 +67,18 @@ func importAudit(ctx context.Context, tx pgx.Tx, entries []safereset.AuditEntry)
 	// drawn: the reader's horizon (auditHorizon) includes it at once.
 	_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('audit', 'id'), max(id)) FROM audit HAVING max(id) IS NOT NULL`)
 	return err
+}
+
+// copiedWebhook returns the kind column and the sealed webhook of a copied
+// outbox entry: a queued webhook delivery stays one, with its webhook-id,
+// instead of arriving as an empty mail.
+func (db *DB) copiedWebhook(e safereset.OutboxEntry) (string, []byte, error) {
+	if e.Webhook == nil {
+		return string(e.Message.Kind), nil, nil
+	}
+	raw, err := json.Marshal(e.Webhook)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode webhook: %w", err)
+	}
+	return "webhook", db.outbox.Seal(raw, webhookAAD), nil
 }
