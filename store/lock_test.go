@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,47 @@ func TestLock_LockedRequestIsTheDecoy(t *testing.T) {
 	}
 	if depth, _, err := db.OutboxStats(ctx); err != nil || depth != 0 {
 		t.Errorf("OutboxStats depth %d, %v; want nothing queued", depth, err)
+	}
+}
+
+// TestLock_CheckFindsBadLockTokens: Check reports a lock token of a user
+// that does not exist (left by an older build's DeleteUser) and a record
+// of the wrong size, naming no hash.
+func TestLock_CheckFindsBadLockTokens(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "safereset.db")
+	db, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustCreateUser(t, db, "alice@example.com")
+	if err := db.AddLockToken(ctx, "alice@example.com", safereset.LockToken{Hash: sha256.Sum256([]byte("ok")), ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(ctx); err != nil {
+		t.Fatalf("Check of a sound file: %v", err)
+	}
+	orphan := sha256.Sum256([]byte("orphan"))
+	if err := store.PutRawLockToken(ctx, db, 999, orphan, make([]byte, 24)); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "lock token of missing user 999") {
+		t.Errorf("Check with an orphaned lock token = %v", err)
+	}
+	if err := store.PutRawLockToken(ctx, db, 1, sha256.Sum256([]byte("short")), []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "lock_tokens: bad record") {
+		t.Errorf("Check with a short lock token record = %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), hex.EncodeToString(orphan[:])) {
+		t.Errorf("Check names a hash: %v", err)
+	}
+	// A corrupt record is an error for the user's lookups, never a pass.
+	if err := db.CheckLockToken(ctx, "alice@example.com", sha256.Sum256([]byte("short")), t0); err == nil {
+		t.Error("CheckLockToken accepted a corrupt record")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/safereset/safereset/internal/freeport"
 )
 
 // benchBinary is the real binary serving on free ports for a benchmark.
@@ -89,12 +90,11 @@ func startBenchBinary(b *testing.B, extra ...string) *benchBinary {
 // freePortTB is freePort for a benchmark.
 func freePortTB(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func (s *benchBinary) adminPost(b *testing.B, path string, in, out any) {

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/safereset/safereset/internal/freeport"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -198,14 +200,7 @@ func runAs(dir string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Port() }
 
 // URL returns the URL of database name as the postgres superuser.
 func (s *Server) URL(name string) string {
