@@ -24,6 +24,13 @@ var (
 // requestTokens asks for a token for each address and reads the tokens
 // from the mails the server writes into its outbox directory.
 func (b *bench) requestTokens(emails []string) (map[string]string, error) {
+	return requestTokens(b.sr.base, b.key, []string{b.sr.dir}, emails)
+}
+
+// requestTokens asks base for a token for each address and reads the
+// tokens from the mails written into the outbox directories of the data
+// dirs: with several replicas, whichever claims a mail writes it.
+func requestTokens(base, key string, dataDirs []string, emails []string) (map[string]string, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(emails))
 	sem := make(chan struct{}, 16)
@@ -34,8 +41,8 @@ func (b *bench) requestTokens(emails []string) (map[string]string, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			j, _ := json.Marshal(map[string]string{"emailAddress": e})
-			req, _ := http.NewRequest("POST", b.sr.base+resetPath, bytes.NewReader(j))
-			req.Header.Set("X-Api-Key", b.key)
+			req, _ := http.NewRequest("POST", base+resetPath, bytes.NewReader(j))
+			req.Header.Set("X-Api-Key", key)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -59,7 +66,6 @@ func (b *bench) requestTokens(emails []string) (map[string]string, error) {
 	}
 	toks := map[string]string{}
 	seen := map[string]bool{}
-	dir := filepath.Join(b.sr.dir, "outbox")
 	// The outbox worker is another process writing files: poll them with a
 	// deadline.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -67,22 +73,26 @@ func (b *bench) requestTokens(emails []string) (map[string]string, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("only %d of %d token mails arrived within 2 minutes", len(toks), len(emails))
 		}
-		entries, _ := os.ReadDir(dir)
-		for _, ent := range entries {
-			if seen[ent.Name()] || filepath.Ext(ent.Name()) != ".eml" {
-				continue
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, ent.Name()))
-			if err != nil {
-				continue
-			}
-			to, tok := mailToRE.FindSubmatch(raw), mailTokenRE.FindSubmatch(raw)
-			if to == nil || tok == nil {
-				continue // not fully written yet, or not a token mail
-			}
-			seen[ent.Name()] = true
-			if want[string(to[1])] {
-				toks[string(to[1])] = string(tok[1])
+		for _, d := range dataDirs {
+			dir := filepath.Join(d, "outbox")
+			entries, _ := os.ReadDir(dir)
+			for _, ent := range entries {
+				path := filepath.Join(dir, ent.Name())
+				if seen[path] || filepath.Ext(ent.Name()) != ".eml" {
+					continue
+				}
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					continue
+				}
+				to, tok := mailToRE.FindSubmatch(raw), mailTokenRE.FindSubmatch(raw)
+				if to == nil || tok == nil {
+					continue // not fully written yet, or not a token mail
+				}
+				seen[path] = true
+				if want[string(to[1])] {
+					toks[string(to[1])] = string(tok[1])
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)

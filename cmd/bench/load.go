@@ -52,6 +52,12 @@ type attackOpts struct {
 
 // attack drives tr against the process with pid and measures it.
 func attack(pid int, tr vegeta.Targeter, want int, o attackOpts) (run, error) {
+	return attackCPU(func() (float64, error) { return cpuSeconds(pid) }, tr, want, o)
+}
+
+// attackCPU is attack with the server's CPU time read by cpu, for a server
+// made of several processes.
+func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o attackOpts) (run, error) {
 	workers, maxWorkers, maxConns := uint64(o.conns), uint64(o.conns), o.conns
 	if o.rate > 0 {
 		// Open loop: enough workers and connections that the generator
@@ -80,7 +86,7 @@ func attack(pid int, tr vegeta.Targeter, want int, o attackOpts) (run, error) {
 	if o.max > 0 {
 		pacer = capped{pacer, uint64(o.max)}
 	}
-	cpu0, err := cpuSeconds(pid)
+	cpu0, err := cpu()
 	if err != nil {
 		return run{}, err
 	}
@@ -102,7 +108,7 @@ func attack(pid int, tr vegeta.Targeter, want int, o attackOpts) (run, error) {
 		r.lat = append(r.lat, res.Latency)
 	}
 	r.wall = time.Since(start)
-	cpu1, err := cpuSeconds(pid)
+	cpu1, err := cpu()
 	if err != nil {
 		return run{}, err
 	}

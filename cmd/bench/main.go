@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/bench --quick   # under a minute
 //	go run ./cmd/bench           # the full run, under ten minutes
+//	go run ./cmd/bench --replicas [--quick]   # 1 against 3 replicas on PostgreSQL
 //
 // It never fails on a number: it prints each target as met or missed. It
 // exits non-zero only when it cannot measure (build, start or setup failed,
@@ -42,6 +43,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) >= 4 && os.Args[1] == "proxy" {
+		if err := serveProxy(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := benchMain(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -58,6 +66,9 @@ type config struct {
 	floor   time.Duration
 	keep    bool
 	workDir string
+
+	replicas bool   // compare 1 and 3 replicas on PostgreSQL (replicas.go)
+	proxy    string // the replicas' load balancer: auto, haproxy or go
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -70,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.dur, "duration", 0, "length of one run (default 5s, --quick 500ms)")
 	fs.IntVar(&c.resets, "resets", 0, "successful resets per round (default 300, --quick 16)")
 	fs.DurationVar(&c.floor, "request-min-duration", 25*time.Millisecond, "the server's --request-min-duration (the POST floor)")
+	fs.BoolVar(&c.replicas, "replicas", false, "compare 1 and 3 replicas on one PostgreSQL behind a load balancer instead")
+	fs.StringVar(&c.proxy, "proxy", "auto", "--replicas load balancer: haproxy, go (a Go reverse proxy), or auto (haproxy when installed)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (binary, data dirs, server logs)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -136,6 +149,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "work directory: %s\n", work)
 	} else {
 		defer os.RemoveAll(work)
+	}
+	if cfg.replicas {
+		return replicasMain(cfg, stdout, work)
 	}
 	b := &bench{cfg: cfg, out: stdout}
 	defer func() {

@@ -26,16 +26,20 @@ import (
 
 var crashKills = flag.Int("crashloop.kills", 0, "SIGKILL cycles in TestCrashLoop (default 3, or SAFERESET_CRASHLOOP_KILLS)")
 
-// crashKillCount is the number of kill cycles: the flag, else the env
-// variable, else 3 (the short form CI runs).
-func crashKillCount(t *testing.T) int {
-	if *crashKills > 0 {
-		return *crashKills
+// crashKillCount is the number of kill cycles of TestCrashLoop.
+func crashKillCount(t *testing.T) int { return killCount(t, *crashKills, "SAFERESET_CRASHLOOP_KILLS") }
+
+// killCount is the number of kill cycles of a kill-loop test: the flag's
+// value, else the env variable, else 3 (the short form CI runs).
+func killCount(t *testing.T, flagValue int, env string) int {
+	t.Helper()
+	if flagValue > 0 {
+		return flagValue
 	}
-	if v := os.Getenv("SAFERESET_CRASHLOOP_KILLS"); v != "" {
+	if v := os.Getenv(env); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			t.Fatalf("SAFERESET_CRASHLOOP_KILLS=%q: want a positive number", v)
+			t.Fatalf("%s=%q: want a positive number", env, v)
 		}
 		return n
 	}
@@ -94,6 +98,66 @@ type resetUser struct {
 	tokens    []string // tokens mailed to it, in order
 	consumed  int      // tokens[:consumed] were consumed by a committed reset
 	ackedPOST int      // token requests answered 202 (each queued one mail)
+}
+
+// driveResets runs u through token request → its mail → reset, over and
+// over, against base until a request fails (the server died), stop is
+// closed, or an answer is wrong (an error). It calls ack after each
+// acknowledged answer and keeps u's record of what was acknowledged and
+// what is in flight, for crashCheck.
+func driveResets(t *testing.T, base, key string, srv *mailtest.Server, u *resetUser, ack func(), stop <-chan struct{}) {
+	apiHdr := map[string]string{"X-Api-Key": key}
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	for !stopped() {
+		st, _, err := crashDo("POST", base+"/api/v1/user/reset-password", apiHdr, map[string]string{"emailAddress": u.email})
+		if err != nil {
+			return
+		}
+		if st != http.StatusAccepted {
+			t.Errorf("token request for %s: %d", u.email, st)
+			return
+		}
+		u.ackedPOST++
+		ack()
+		var tok string
+		deadline := time.Now().Add(time.Minute)
+		for tok == "" {
+			if stopped() {
+				return // crashCheck still expects the mail
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: no mail a minute after an acknowledged token request", u.email)
+				return
+			}
+			srv.Wait(len(srv.Messages())+1, 100*time.Millisecond)
+			byTo, _ := deliveredTokens(srv)
+			if got := byTo[u.email]; len(got) > len(u.tokens) {
+				u.tokens = got
+				tok = got[len(got)-1]
+			}
+		}
+		pw := crashPassword()
+		u.tried = append(u.tried, pw)
+		u.pending = pw
+		st, body, err := crashDo("PATCH", base+"/api/v1/user/reset-password", apiHdr,
+			map[string]string{"emailAddress": u.email, "password": pw, "passwordVerify": pw, "token": tok})
+		if err != nil {
+			return
+		}
+		if st != http.StatusNoContent && st != http.StatusBadGateway { // 502 ER355: reset, only the mail failed
+			t.Errorf("reset of %s: %d %s", u.email, st, body)
+			return
+		}
+		u.current, u.pending, u.consumed = pw, "", len(u.tokens)
+		ack()
+	}
 }
 
 // mailOnly is an account that only receives token requests.
@@ -202,52 +266,10 @@ func TestCrashLoop(t *testing.T) {
 		adminHdr := map[string]string{"Authorization": "Bearer " + tok}
 		var wg sync.WaitGroup
 
-		// Resets: token request, wait for the mail, reset; repeat.
+		// Resets: token request, wait for the mail, reset; repeat. After
+		// the kill the mail still has to come, after the restart.
 		for _, u := range users {
-			wg.Add(1)
-			go func(u *resetUser) {
-				defer wg.Done()
-				for {
-					st, _, err := crashDo("POST", base+"/api/v1/user/reset-password", apiHdr, map[string]string{"emailAddress": u.email})
-					if err != nil {
-						return
-					}
-					if st != http.StatusAccepted {
-						t.Errorf("token request for %s: %d", u.email, st)
-						return
-					}
-					u.ackedPOST++
-					ack()
-					var tok string
-					for tok == "" {
-						select {
-						case <-killed:
-							return // the mail must still come after the restart
-						default:
-						}
-						srv.Wait(len(srv.Messages())+1, 100*time.Millisecond)
-						byTo, _ := deliveredTokens(srv)
-						if got := byTo[u.email]; len(got) > len(u.tokens) {
-							u.tokens = got
-							tok = got[len(got)-1]
-						}
-					}
-					pw := crashPassword()
-					u.tried = append(u.tried, pw)
-					u.pending = pw
-					st, body, err := crashDo("PATCH", base+"/api/v1/user/reset-password", apiHdr,
-						map[string]string{"emailAddress": u.email, "password": pw, "passwordVerify": pw, "token": tok})
-					if err != nil {
-						return
-					}
-					if st != http.StatusNoContent && st != http.StatusBadGateway { // 502 ER355: reset, only the mail failed
-						t.Errorf("reset of %s: %d %s", u.email, st, body)
-						return
-					}
-					u.current, u.pending, u.consumed = pw, "", len(u.tokens)
-					ack()
-				}
-			}(u)
+			wg.Go(func() { driveResets(t, base, key, srv, u, ack, killed) })
 		}
 
 		// Token requests for accounts that only receive mail, and for

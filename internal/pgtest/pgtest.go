@@ -241,6 +241,11 @@ func (s *Server) newDatabase(t testing.TB, template string) string {
 	return s.URL(name)
 }
 
+// Pid returns the postmaster's process ID, which is also the process group
+// of every backend it forks (the server is started in its own group), so a
+// caller can add up the CPU time of the whole server.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Stop ends the server at once and removes its directory.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
