@@ -231,12 +231,12 @@ func replicaMailTokens(dataDir, addr string) []string {
 	return toks
 }
 
-// driveResets runs, for each user at once, a token request on one replica
+// driveReplicaResets runs, for each user at once, a token request on one replica
 // and the reset with the mailed token on the next (round-robin), each
 // with its own request id, and returns the request ids whose event must
 // arrive: "<prefix>-req-i" (password.reset_requested) and
 // "<prefix>-reset-i" (password.changed), i counted from first.
-func driveResets(t *testing.T, rs []*proc, key, prefix string, users []string, first int) []string {
+func driveReplicaResets(t *testing.T, rs []*proc, key, prefix string, users []string, first int) []string {
 	t.Helper()
 	var (
 		wg   sync.WaitGroup
@@ -302,7 +302,7 @@ func checkOnce(t *testing.T, recv *replicaReceiver, want []string, email map[str
 }
 
 // replicaUsers adds n users through r and returns their addresses and the
-// address each request id of driveResets is about.
+// address each request id of driveReplicaResets is about.
 func replicaUsers(r *proc, prefix string, n int) ([]string, map[string]string) {
 	users, email := make([]string, n), map[string]string{}
 	for i := range users {
@@ -333,7 +333,7 @@ func TestPostgres_TwoReplicasEachEventOnce(t *testing.T) {
 	key := rs[0].apiKey("replicas")
 	const n = 8
 	users, email := replicaUsers(rs[1], "twice", n)
-	want := driveResets(t, rs, key, "twice", users, 0)
+	want := driveReplicaResets(t, rs, key, "twice", users, 0)
 	if len(want) != 2*n {
 		t.Fatalf("%d changes made, want %d", len(want), 2*n)
 	}
@@ -414,7 +414,7 @@ func TestPostgres_KilledReplicaWebhookSentByOther(t *testing.T) {
 	other := rs[1-holder]
 
 	// The survivor carries on with new changes meanwhile.
-	want := append([]string{"kill-req-0", "kill-reset-0"}, driveResets(t, []*proc{other}, key, "kill", users[1:], 1)...)
+	want := append([]string{"kill-req-0", "kill-reset-0"}, driveReplicaResets(t, []*proc{other}, key, "kill", users[1:], 1)...)
 	recv.waitRequests(want...)
 	waitFor(t, func() bool { return outboxDepth(t, url) == 0 }, "the shared outbox to drain")
 	raw := checkOnce(t, recv, want, email)
