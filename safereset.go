@@ -304,6 +304,10 @@ type Sender interface {
 type Composer interface {
 	TokenMail(to, token string, expiresAt time.Time) (Message, error)
 	ConfirmationMail(to string, changedAt time.Time) (Message, error)
+	// TokenMailWithLock and ConfirmationMailWithLock are the same mails
+	// carrying the "this wasn't me" link for lockToken as well (SPEC §11).
+	TokenMailWithLock(to, token, lockToken string, expiresAt time.Time) (Message, error)
+	ConfirmationMailWithLock(to, lockToken string, changedAt time.Time) (Message, error)
 }
 
 // Client authentication errors returned by a TokenVerifier.
@@ -324,12 +328,15 @@ type TokenVerifier interface {
 type Route string
 
 // The routes. RouteRequest and RouteReset are the rate-limited, counted
-// ones: their answers are the contract alerts watch.
+// ones: their answers are the contract alerts watch. The pages (Page)
+// are counted too, without clients.
 const (
 	RouteRequest Route = "request" // POST /api/v1/user/reset-password
 	RouteReset   Route = "reset"   // PATCH /api/v1/user/reset-password
 	RouteDoc     Route = "doc"     // GET /api/v1/doc.json
-	RoutePage    Route = "page"    // the reset page, GET and POST /reset and its assets
+	RoutePage    Route = "page"    // the reset page, GET and POST /reset
+	RouteNotMe   Route = "not-me"  // the "this wasn't me" page, GET and POST /reset/not-me
+	RouteAsset   Route = "asset"   // the pages' stylesheet and script
 	RouteHealthz Route = "healthz"
 	RouteReadyz  Route = "readyz"
 	RouteMetrics Route = "metrics"
@@ -342,6 +349,10 @@ const (
 // Counted reports whether r is one of the reset routes whose answers are
 // counted per code and client.
 func (r Route) Counted() bool { return r == RouteRequest || r == RouteReset }
+
+// Page reports whether r is one of the HTML pages whose answers are
+// counted per code (no client: the pages need no credentials).
+func (r Route) Page() bool { return r == RoutePage || r == RouteNotMe }
 
 // LimitRoute is the name Route had when only rate limits used it.
 //

@@ -46,17 +46,27 @@ func (e *Exact) RangeLen(prefix uint32) (int, error) {
 
 const upperHex = "0123456789ABCDEF"
 
+// hexPairs holds the two uppercase hex digits of every byte value.
+var hexPairs = func() (t [256][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{upperHex[i>>4], upperHex[i&0x0f]}
+	}
+	return t
+}()
+
 // appendLine appends "SUFFIX35HEX:COUNT".
 func appendLine(dst []byte, suffix []byte, count uint64) []byte {
 	n := len(dst)
 	dst = append(dst, "00000000000000000000000000000000000:"...)
-	line := dst[n : n+36]
-	_ = suffix[SuffixBytes-1]
-	line[0] = upperHex[suffix[0]&0x0f]
+	line := (*[36]byte)(dst[n:])
+	s := (*[SuffixBytes]byte)(suffix)
+	line[0] = upperHex[s[0]&0x0f]
 	for i := 1; i < SuffixBytes; i++ {
-		b := suffix[i]
-		line[2*i-1] = upperHex[b>>4]
-		line[2*i] = upperHex[b&0x0f]
+		p := hexPairs[s[i]]
+		line[2*i-1], line[2*i] = p[0], p[1]
+	}
+	if count < 10 { // every padding line, and most real counts are small
+		return append(dst, byte('0'+count))
 	}
 	return strconv.AppendUint(dst, count, 10)
 }
@@ -91,27 +101,22 @@ func (e *Exact) AppendRange(dst []byte, prefix uint32, padTo int) ([]byte, int, 
 			}
 		}
 		dst = slices.Grow(dst, (real+len(pad))*(35+1+10+2))
-		first := true
-		sep := func() {
-			if !first {
-				dst = append(dst, '\r', '\n')
-			}
-			first = false
-		}
+		// Every line ends in CRLF as it is written; the last one's is cut.
+		start := len(dst)
 		j := 0
 		for i := 0; i < real; i++ {
 			r := recs[i*RecordSize : (i+1)*RecordSize]
 			for j < len(pad) && bytes.Compare(pad[j][:], r[:SuffixBytes]) < 0 {
-				sep()
-				dst = appendLine(dst, pad[j][:], 0)
+				dst = append(appendLine(dst, pad[j][:], 0), '\r', '\n')
 				j++
 			}
-			sep()
-			dst = appendLine(dst, r, uint64(binary.LittleEndian.Uint32(r[SuffixBytes:])))
+			dst = append(appendLine(dst, r, uint64(binary.LittleEndian.Uint32(r[SuffixBytes:]))), '\r', '\n')
 		}
 		for ; j < len(pad); j++ {
-			sep()
-			dst = appendLine(dst, pad[j][:], 0)
+			dst = append(appendLine(dst, pad[j][:], 0), '\r', '\n')
+		}
+		if len(dst) > start {
+			dst = dst[:len(dst)-2]
 		}
 		return nil
 	})

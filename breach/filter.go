@@ -28,6 +28,7 @@ type Filter struct {
 	path  string // "" for the embedded default filter
 	data  []byte // the whole file: a read-only mapping or an owned copy
 	bf    *bloom.BloomFilter
+	probe probe // the membership test ContainsSHA1 and Lookup use (probe.go)
 	unmap func([]byte) error
 
 	// fh is the mapped file, kept open so an in-place change can be seen
@@ -123,6 +124,7 @@ func newFilter(h Header, path string, b []byte, unmap func([]byte) error) (*Filt
 		path:  path,
 		data:  b,
 		bf:    bloom.FromWithM(words, uint(h.M), uint(h.K)),
+		probe: newProbe(words, h.M, h.K),
 		unmap: unmap,
 	}
 	f.refs.Store(1)
@@ -172,7 +174,7 @@ func (f *Filter) Bloom() *bloom.BloomFilter { return f.bf }
 // ContainsSHA1 reports whether the raw 20-byte SHA-1 digest is (probably)
 // in the filter. The caller must keep f open during the call. It does not
 // survive a change of the mapped file: servers use Lookup.
-func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.bf.Test(sum[:]) }
+func (f *Filter) ContainsSHA1(sum [20]byte) bool { return f.probe.contains(&sum) }
 
 // Verify reads every word and compares the checksum with the header's. It
 // returns an error wrapping ErrCorrupt on a mismatch. As a side effect the
@@ -256,7 +258,7 @@ func (f *Filter) release() error {
 		return nil
 	}
 	b := f.data
-	f.data, f.bf = nil, nil
+	f.data, f.bf, f.probe = nil, nil, probe{}
 	if f.fh != nil {
 		f.fh.Close()
 	}

@@ -56,6 +56,13 @@ type ComposerConfig struct {
 	// Product is the service name used in subjects and bodies. Default
 	// DefaultProduct.
 	Product string
+	// LockURL is the "this wasn't me" link both mails carry when they are
+	// given a lock token, with the same placeholders and checks as
+	// ResetURL. Default: DeriveLockURL(ResetURL).
+	LockURL string
+	// LockDuration is how long the lock link locks resets, as the mails
+	// state it. Default 24h.
+	LockDuration time.Duration
 	// Locale is the language of the mails, one of Languages. Default "en".
 	// For each template the first found of these is used: NAME.LOCALE.EXT
 	// in TemplateDir, NAME.EXT in TemplateDir, the embedded NAME.LOCALE.EXT,
@@ -81,6 +88,12 @@ type TokenData struct {
 	Token     string    // the reset token itself
 	ExpiresAt time.Time // when the token expires, in UTC
 	Expires   string    // ExpiresAt formatted as "2006-01-02 15:04 UTC"
+	// LockLink is the "this wasn't me" link (LockURL with the lock token
+	// and email substituted); empty when the mail carries none.
+	LockLink string
+	// LockFor is how long the lock link locks resets, in the mail's
+	// language ("24 hours").
+	LockFor string
 }
 
 // ConfirmationData is what the confirmation templates (confirmation.txt,
@@ -90,12 +103,18 @@ type ConfirmationData struct {
 	Email     string    // the recipient address
 	ChangedAt time.Time // when the password was changed, in UTC
 	Changed   string    // ChangedAt formatted as "2006-01-02 15:04 UTC"
+	// LockLink and LockFor are as in TokenData. The lock link is the
+	// mail's one secret: it locks resets of the account.
+	LockLink string
+	LockFor  string
 }
 
 // Composer renders token and confirmation mails from templates. It is safe
 // for concurrent use.
 type Composer struct {
 	resetURL  string
+	lockURL   string
+	lockFor   string
 	product   string
 	tokenText *texttemplate.Template
 	tokenHTML *htmltemplate.Template
@@ -130,6 +149,9 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 	}
 	if !slices.Contains(Languages, locale) {
 		return nil, fmt.Errorf("mail: locale %q is not one of %v", locale, Languages)
+	}
+	if err := c.setLock(cfg, locale); err != nil {
+		return nil, err
 	}
 	if strings.IndexFunc(c.product, unicode.IsControl) >= 0 || len(c.product) > 100 {
 		return nil, errors.New("mail: product name must be at most 100 bytes without control characters")
@@ -228,27 +250,33 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 	if _, err := c.ConfirmationMail("sample@example.com", sampleAt); err != nil {
 		return nil, err
 	}
+	if err := c.checkLockSample(sampleToken, sampleAt); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // checkResetURL refuses link templates that would produce a broken or
 // dangerous link.
-func checkResetURL(tmpl string) error {
+func checkResetURL(tmpl string) error { return checkLinkURL("reset url", tmpl) }
+
+// checkLinkURL is checkResetURL for the link called name.
+func checkLinkURL(name, tmpl string) error {
 	if len(tmpl) > maxResetURL {
-		return fmt.Errorf("mail: reset url: longer than %d bytes", maxResetURL)
+		return fmt.Errorf("mail: %s: longer than %d bytes", name, maxResetURL)
 	}
 	if !strings.Contains(tmpl, "{token}") {
-		return errors.New("mail: reset url: must contain {token}")
+		return fmt.Errorf("mail: %s: must contain {token}", name)
 	}
 	if strings.IndexFunc(tmpl, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return errors.New("mail: reset url: must not contain spaces or control characters")
+		return fmt.Errorf("mail: %s: must not contain spaces or control characters", name)
 	}
 	u, err := url.Parse(fillResetURL(tmpl, "token", "user@example.com"))
 	if err != nil {
-		return errors.New("mail: reset url: not a valid URL")
+		return fmt.Errorf("mail: %s: not a valid URL", name)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("mail: reset url: must be an absolute http:// or https:// URL")
+		return fmt.Errorf("mail: %s: must be an absolute http:// or https:// URL", name)
 	}
 	return nil
 }
@@ -263,6 +291,12 @@ func fillResetURL(tmpl, token, email string) string {
 // TokenMail renders the mail carrying a reset token for the account at to.
 // The token appears only in the body (text and HTML), never in the subject.
 func (c *Composer) TokenMail(to, token string, expiresAt time.Time) (safereset.Message, error) {
+	return c.TokenMailWithLock(to, token, "", expiresAt)
+}
+
+// TokenMailWithLock is TokenMail whose mail also carries the "this wasn't
+// me" link for lockToken (none when lockToken is empty).
+func (c *Composer) TokenMailWithLock(to, token, lockToken string, expiresAt time.Time) (safereset.Message, error) {
 	d := TokenData{
 		Product:   c.product,
 		Email:     to,
@@ -270,6 +304,8 @@ func (c *Composer) TokenMail(to, token string, expiresAt time.Time) (safereset.M
 		Token:     token,
 		ExpiresAt: expiresAt.UTC(),
 		Expires:   expiresAt.UTC().Format(timeLayout),
+		LockLink:  c.lockLink(lockToken, to),
+		LockFor:   c.lockFor,
 	}
 	subject, err := renderSubject(c.tokenSubj, d)
 	if err != nil {
@@ -294,11 +330,19 @@ func (c *Composer) TokenMail(to, token string, expiresAt time.Time) (safereset.M
 // ConfirmationMail renders the mail telling the account at to that its
 // password was changed at changedAt. It carries no secret.
 func (c *Composer) ConfirmationMail(to string, changedAt time.Time) (safereset.Message, error) {
+	return c.ConfirmationMailWithLock(to, "", changedAt)
+}
+
+// ConfirmationMailWithLock is ConfirmationMail whose mail also carries the
+// "this wasn't me" link for lockToken (none when lockToken is empty).
+func (c *Composer) ConfirmationMailWithLock(to, lockToken string, changedAt time.Time) (safereset.Message, error) {
 	d := ConfirmationData{
 		Product:   c.product,
 		Email:     to,
 		ChangedAt: changedAt.UTC(),
 		Changed:   changedAt.UTC().Format(timeLayout),
+		LockLink:  c.lockLink(lockToken, to),
+		LockFor:   c.lockFor,
 	}
 	subject, err := renderSubject(c.confSubj, d)
 	if err != nil {

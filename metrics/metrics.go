@@ -14,7 +14,7 @@ import (
 
 // Routes are the fixed route label values; a request is counted under one
 // of these, never under a path taken from the request.
-var Routes = []safereset.Route{safereset.RouteRequest, safereset.RouteReset, safereset.RouteCheck, safereset.RouteDoc, safereset.RouteOther}
+var Routes = []safereset.Route{safereset.RouteRequest, safereset.RouteReset, safereset.RouteCheck, safereset.RouteDoc, safereset.RoutePage, safereset.RouteNotMe, safereset.RouteOther}
 
 // counted are the routes whose codes, rejections and clients are counted.
 var counted = []safereset.Route{safereset.RouteRequest, safereset.RouteReset}
@@ -32,6 +32,7 @@ type Metrics struct {
 	byClient     *prometheus.CounterVec
 	ranges       rangeCollectors
 	events       eventMetrics
+	locks        prometheus.Counter
 	now          func() time.Time
 	reg          *prometheus.Registry
 
@@ -124,6 +125,7 @@ func New(src Sources) *Metrics {
 	m.clients = make(map[string]struct{})
 	reg.MustRegister(m.responses, m.duration, m.rateLimited, m.breachChecks, m.mailSends, m.hashDuration, m.hashInFlight, m.byClient)
 	m.initEvents(reg)
+	m.initLocks(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ranges = newRangeCollectors(reg)
 	if src.Exact != nil {

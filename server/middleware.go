@@ -115,11 +115,18 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) fiber.Handler {
 			slog.String("client", client),
 			slog.String("ip", ip),
 		)
-		// Only the reset routes are counted: their codes are the contract
-		// the security team alerts on.
+		// Only the reset routes and the pages are counted: their codes are
+		// the contract the security team alerts on.
 		if route.Counted() {
 			m.Response(route, status, codes, d)
 			m.ClientRequest(route, client)
+		} else if route.Page() {
+			if len(codes) == 0 && status >= 400 {
+				// A page's refusal without a catalog code (a forged or
+				// unreadable form) is not an OK.
+				codes = []safereset.Code{metrics.Other}
+			}
+			m.Response(route, status, codes, d)
 		}
 		return err
 	}

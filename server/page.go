@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,6 +30,13 @@ type ResetPage struct {
 	// DefaultLocale is the language when Accept-Language names none of
 	// the shipped ones. Default "en".
 	DefaultLocale string
+	// LockDuration is how long "this wasn't me" refuses new reset tokens
+	// (--lock-duration). Default 24h.
+	LockDuration time.Duration
+	// LockTTL is how long a mail's lock link works (--lock-link-ttl).
+	// Default 168h: the confirmation mail's link must still work when
+	// its reader comes back days later.
+	LockTTL time.Duration
 }
 
 // PageCSP is the reset page's Content-Security-Policy: SPEC §11's, plus
@@ -54,15 +62,24 @@ func (p *ResetPage) defaults() error {
 	if !page.Supported(p.DefaultLocale) {
 		p.DefaultLocale = page.Languages[0]
 	}
+	if p.LockDuration <= 0 {
+		p.LockDuration = DefaultLockDuration
+	}
+	if p.LockTTL <= 0 {
+		p.LockTTL = DefaultLockTTL
+	}
 	return nil
 }
 
 // pageCSRF is the form's CSRF value: a MAC of the token's hash under the
 // page key, so only this server can make it and it fits one token only.
-func pageCSRF(key []byte, token string) string {
+func pageCSRF(key []byte, token string) string { return macCSRF(key, csrfContext, token) }
+
+// macCSRF is the CSRF value of token for the form named by context.
+func macCSRF(key []byte, context, token string) string {
 	h := sha256.Sum256([]byte(token))
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(csrfContext))
+	m.Write([]byte(context))
 	m.Write(h[:])
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

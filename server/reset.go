@@ -86,9 +86,17 @@ func handleRequestToken(d *Deps) fiber.Handler {
 		}
 		now := d.Now()
 		tok := safereset.ResetToken{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(d.TokenTTL)}
+		// The lock token is made for every request, known address or not,
+		// so that both cost the same.
+		var lockToken string
+		if d.ResetPage != nil {
+			if lockToken, tok.Lock, err = newLockToken(now, d.ResetPage.LockTTL); err != nil {
+				return internal(fmt.Errorf("request token: generate lock token: %w", err))
+			}
+		}
 		found, err := d.Store.RequestReset(c.UserContext(), safereset.NormalizeEmail(email), tok, d.MaxOutstanding,
 			func(u safereset.User) (safereset.Message, time.Time, error) {
-				m, err := d.ComposerFor(u.Locale).TokenMail(u.Email, token, tok.ExpiresAt)
+				m, err := d.ComposerFor(u.Locale).TokenMailWithLock(u.Email, token, lockToken, tok.ExpiresAt)
 				return m, tok.ExpiresAt, err
 			}, userChange(c, d, safereset.AuditTokenRequested, safereset.EventResetRequested))
 		if err != nil {
@@ -267,7 +275,7 @@ func breachCheck(ctx context.Context, d *Deps, pw, emailKey string, canSucceed b
 }
 
 func sendConfirmation(ctx context.Context, d *Deps, u safereset.User) error {
-	m, err := d.ComposerFor(u.Locale).ConfirmationMail(u.Email, u.PasswordChangedAt)
+	m, err := d.ComposerFor(u.Locale).ConfirmationMailWithLock(u.Email, confirmationLock(ctx, d, u), u.PasswordChangedAt)
 	if err != nil {
 		return err
 	}

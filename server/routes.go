@@ -35,7 +35,9 @@ func NewPublic(d Deps) (*fiber.App, error) {
 		}
 		app.Get("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePage(&d, r))
 		app.Post("/reset", withRoute(safereset.RoutePage), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handlePageSubmit(&d, r))
-		app.Get("/reset/assets/:name", withRoute(safereset.RoutePage), asset)
+		app.Get("/reset/assets/:name", withRoute(safereset.RouteAsset), asset)
+		app.Get(notMePath, withRoute(safereset.RouteNotMe), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handleNotMe(&d, r))
+		app.Post(notMePath, withRoute(safereset.RouteNotMe), pageErrors(&d, r), limitIP(&d, safereset.RouteReset), handleNotMeSubmit(&d, r))
 	}
 	return app, nil
 }
@@ -61,6 +63,7 @@ func NewOps(d Deps, o Ops) (*fiber.App, error) {
 	admin.Post("/users/import", handleUserImport(&d))
 	admin.Post("/users/verify", handleUserVerify(&d))
 	admin.Post("/users/delete", handleUserDelete(&d))
+	admin.Post("/users/unlock", handleUserUnlock(&d))
 	admin.Post("/apikeys", handleAPIKeyCreate(&d))
 	admin.Get("/apikeys", handleAPIKeyList(&d))
 	admin.Delete("/apikeys/:id", handleAPIKeyRevoke(&d))

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
@@ -19,6 +20,7 @@ type run struct {
 	lat      []time.Duration
 	wall     time.Duration
 	cpu      float64 // server CPU seconds used during the attack
+	genCPU   float64 // this process's (the load generator's) CPU seconds during the attack
 }
 
 func (r run) rps() float64 { return float64(r.n) / r.wall.Seconds() }
@@ -90,6 +92,10 @@ func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o atta
 	if err != nil {
 		return run{}, err
 	}
+	gen0, err := cpuSeconds(os.Getpid())
+	if err != nil {
+		return run{}, err
+	}
 	r := run{statuses: map[uint16]int{}}
 	start := time.Now()
 	for res := range atk.Attack(tr, pacer, o.dur, "") {
@@ -113,6 +119,11 @@ func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o atta
 		return run{}, err
 	}
 	r.cpu = cpu1 - cpu0
+	gen1, err := cpuSeconds(os.Getpid())
+	if err != nil {
+		return run{}, err
+	}
+	r.genCPU = gen1 - gen0
 	return r, nil
 }
 
@@ -124,6 +135,7 @@ func merge(rs []run) run {
 		m.wrong += r.wrong
 		m.wall += r.wall
 		m.cpu += r.cpu
+		m.genCPU += r.genCPU
 		m.lat = append(m.lat, r.lat...)
 		for k, v := range r.statuses {
 			m.statuses[k] += v

@@ -69,6 +69,10 @@ type config struct {
 
 	replicas bool   // compare 1 and 3 replicas on PostgreSQL (replicas.go)
 	proxy    string // the replicas' load balancer: auto, haproxy or go
+	// rangeOnly runs the range API bench (range.go) instead of the reset
+	// paths, on a store of rangePrefixes prefixes.
+	rangeOnly     bool
+	rangePrefixes int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -84,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.replicas, "replicas", false, "compare 1 and 3 replicas on one PostgreSQL behind a load balancer instead")
 	fs.StringVar(&c.proxy, "proxy", "auto", "--replicas load balancer: haproxy, go (a Go reverse proxy), or auto (haproxy when installed)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (binary, data dirs, server logs)")
+	fs.BoolVar(&c.rangeOnly, "range", false, "bench the range API (GET /range/{prefix} on --range-addr) instead of the reset paths")
+	fs.IntVar(&c.rangePrefixes, "range-prefixes", 4096, "with --range, prefixes in the store, 950 hashes each")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -99,6 +105,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	def(&c.resets, 300, 16)
 	if c.dur == 0 {
 		c.dur = map[bool]time.Duration{false: 5 * time.Second, true: 500 * time.Millisecond}[c.quick]
+	}
+	if c.rangePrefixes < 1 || c.rangePrefixes > 1<<20 {
+		return c, errors.New("--range-prefixes must be between 1 and 1048576")
 	}
 	if c.conns < 1 || c.rounds < 1 || c.resets < 1 || c.dur <= 0 || c.floor <= 0 {
 		return c, errors.New("--conns, --rounds, --resets, --duration and --request-min-duration must be positive")
@@ -160,6 +169,14 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		b.bare.stop()
 	}()
 	t0 := time.Now()
+	if cfg.rangeOnly {
+		b.header()
+		if err := b.rangeBench(work); err != nil {
+			return err
+		}
+		b.summary(t0)
+		return nil
+	}
 	if err := b.setup(work); err != nil {
 		return err
 	}
@@ -178,12 +195,16 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(b.out, "peak RSS (VmHWM) of %s: %.1f MiB\n", p.name, float64(kib)/1024)
 		}
 	}
+	b.summary(t0)
+	return nil
+}
+
+func (b *bench) summary(t0 time.Time) {
 	fmt.Fprintf(b.out, "\ntargets: %d of %d met\n", b.checks-b.missed, b.checks)
 	for _, l := range b.targets {
 		fmt.Fprintln(b.out, "  "+l)
 	}
 	fmt.Fprintf(b.out, "total time %.0fs\n", time.Since(t0).Seconds())
-	return nil
 }
 
 func (b *bench) setup(work string) error {

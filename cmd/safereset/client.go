@@ -200,6 +200,11 @@ func runUserSub(ctx context.Context, sub string, args []string, getenv func(stri
 			return err
 		}
 		fmt.Fprintln(stdout, "deleted")
+	case "unlock":
+		if err := c.do(ctx, http.MethodPost, "/admin/v1/users/unlock", jsonBody(map[string]string{"emailAddress": arg}), nil); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "unlocked")
 	case "import":
 		var r io.Reader = stdin
 		if arg != "-" {

@@ -26,6 +26,7 @@ func commands() []command {
 		{"user import", "FILE", `import users from JSON lines ("-" for stdin)`},
 		{"user verify", "EMAIL", "check a password from stdin (exit 0 match, 1 no match)"},
 		{"user delete", "EMAIL", "delete a user"},
+		{"user unlock", "EMAIL", "lift a \"this wasn't me\" lock, so the user gets reset mails again"},
 		{"apikey create", "NAME", "create an API key and print it"},
 		{"apikey list", "", "list API keys"},
 		{"apikey revoke", "ID", "revoke an API key"},

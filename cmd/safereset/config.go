@@ -63,6 +63,7 @@ type serveConfig struct {
 	resetPage                  bool
 	productName, defaultLocale string
 	events                     eventConfig
+	lock                       lockConfig
 }
 
 func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
@@ -122,6 +123,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.StringVar(&c.productName, "product-name", "safereset", "name of the service in mail subjects, mail bodies and the reset page")
 	fs.StringVar(&c.defaultLocale, "default-locale", "en", "language of the reset page when the browser asks for none of en, nl, de, fr, es, and of the mails of users without a locale")
 	addEventFlags(fs, &c.events)
+	addLockFlags(fs, &c.lock)
 	return c, fs
 }
 

@@ -242,7 +242,9 @@ func (s *testServer) patch(key, email, pw, verify, token string) response {
 	return s.do("PATCH", "/api/v1/user/reset-password", map[string]string{"X-Api-Key": key}, string(b))
 }
 
-var tokenRE = regexp.MustCompile(`token=([0-9a-f]{32})`)
+// tokenRE finds the reset token in a mail by its link; the lock link
+// ("/reset/not-me?token=") is not a reset token.
+var tokenRE = regexp.MustCompile(`/reset\?token=([0-9a-f]{32})`)
 
 // outboxTokens returns the tokens in the .eml files mailed to addr, oldest
 // first by file name.

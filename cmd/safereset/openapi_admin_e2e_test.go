@@ -91,6 +91,9 @@ func TestOpenAPI_AdminResponses(t *testing.T) {
 	call("POST", "/admin/v1/users/verify", tok, js, `{"emailAddress":"ghost@example.com","password":"x"}`, 404)
 	// Without a Content-Type the admin API decodes JSON as well.
 	call("POST", "/admin/v1/users/delete", tok, "", `{"emailAddress":"a@example.com"}`, 204)
+	call("POST", "/admin/v1/users/unlock", tok, js, `{"emailAddress":"jane@example.com"}`, 200)
+	call("POST", "/admin/v1/users/unlock", tok, js, `{"emailAddress":"ghost@example.com"}`, 404)
+	call("POST", "/admin/v1/users/unlock", tok, js, `{"emailAddress":"nope"}`, 400)
 	call("POST", "/admin/v1/apikeys", tok, js, `{"name":"webshop"}`, 201)
 	call("POST", "/admin/v1/apikeys", tok, js, `{"name":"bad name"}`, 400)
 	call("GET", "/admin/v1/apikeys", tok, "", "", 200)

@@ -34,7 +34,7 @@ func (c *serveConfig) validatePage() error {
 	if !page.Supported(c.defaultLocale) {
 		return fmt.Errorf("--default-locale must be one of %v", page.Languages)
 	}
-	return nil
+	return c.lock.validate(c.tokenTTL, c.resetPage)
 }
 
 // resetPage loads what the reset page needs, or nil with --reset-page=false.
@@ -53,5 +53,7 @@ func resetPage(c *serveConfig) (*server.ResetPage, error) {
 	if len(key) < 32 {
 		return nil, fmt.Errorf("reset page key: %s holds %d bytes, want at least 32; delete it to make a new one (open forms then need their link again)", filepath.Join(c.dataDir, pageKeyFile), len(key))
 	}
-	return &server.ResetPage{CSRFKey: key, Product: c.productName, DefaultLocale: c.defaultLocale}, nil
+	p := &server.ResetPage{CSRFKey: key, Product: c.productName, DefaultLocale: c.defaultLocale}
+	c.lock.pageLock(p)
+	return p, nil
 }

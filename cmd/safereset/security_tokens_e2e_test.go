@@ -180,7 +180,9 @@ func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
 	if len(links) == 0 {
 		t.Fatalf("no link in:\n%s", mail)
 	}
-	var real string
+	// The reset links (text and HTML part) carry one token, the lock
+	// links another.
+	var real, lock string
 	for _, l := range links {
 		l = strings.ReplaceAll(l, "&amp;", "&")
 		u, err := url.Parse(l)
@@ -194,11 +196,18 @@ func TestSecurity_MailHeaderAndLinkInjection(t *testing.T) {
 		if q.Get("email") != weird {
 			t.Fatalf("link email %q, want %q", q.Get("email"), weird)
 		}
-		if real == "" {
-			real = q.Get("token")
-		} else if q.Get("token") != real {
+		tok := &real
+		if u.Path == "/reset/not-me" {
+			tok = &lock
+		}
+		if *tok == "" {
+			*tok = q.Get("token")
+		} else if q.Get("token") != *tok {
 			t.Fatalf("links disagree on the token")
 		}
+	}
+	if lock == "" || lock == real {
+		t.Fatalf("lock link token %q beside reset token %q", lock, real)
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(real) || real == strings.Repeat("0", 32) {
 		t.Fatalf("link token %q", real)

@@ -79,7 +79,7 @@ func wire(c *serveConfig, getenv func(string) string, logger *slog.Logger) (_ *s
 	}
 	s.closers = append(s.closers, s.checker.Close)
 
-	composers, err := mail.NewLocalized(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: c.productName}, c.defaultLocale)
+	composers, err := mail.NewLocalized(c.lock.composerLock(mail.ComposerConfig{ResetURL: c.resetURL, TemplateDir: c.mailTemplates, Product: c.productName}), c.defaultLocale)
 	if err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}

@@ -78,7 +78,7 @@ type view struct {
 
 // Renderer renders the reset page's templates.
 type Renderer struct {
-	form, message *template.Template
+	form, message, notMe *template.Template
 }
 
 // New parses the embedded templates.
@@ -101,6 +101,9 @@ func New() (*Renderer, error) {
 	if r.message, err = parse("message.html"); err != nil {
 		return nil, err
 	}
+	if r.notMe, err = parse("notme.html"); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -116,6 +119,21 @@ func (r *Renderer) Form(w io.Writer, lang string, f Form) error {
 		}
 	}
 	return execute(w, r.form, v)
+}
+
+// LockForm is what the "this wasn't me" page shows: one button that
+// posts the lock token to Action.
+type LockForm struct {
+	Product, Assets, Action string
+	Token, Email, CSRF      string
+}
+
+// NotMe writes the "this wasn't me" page in lang.
+func (r *Renderer) NotMe(w io.Writer, lang string, f LockForm) error {
+	t := TextsFor(lang)
+	v := view{T: t, Title: t.TitleNotMe, Product: f.Product, Assets: f.Assets, Action: f.Action,
+		Token: f.Token, Email: f.Email, CSRF: f.CSRF}
+	return execute(w, r.notMe, v)
 }
 
 // Message writes a page without a form in lang.

@@ -16,6 +16,12 @@ type Texts struct {
 	FormExpired Problem
 	// BadRequest is shown for a post that is not a form.
 	BadRequest Problem
+	// The "this wasn't me" page: the page with its one button, the done
+	// page ({until} in Locked is when the lock ends), and why a lock link
+	// cannot be used.
+	TitleNotMe, NotMeIntro, NotMeButton string
+	TitleLocked, Locked, LockedNext     string
+	LockInvalid, LockExpired            Problem
 	// Codes translate the catalog codes the page can show; English uses
 	// the seed's texts.
 	Codes map[safereset.Code]Problem
@@ -50,6 +56,14 @@ var texts = map[string]*Texts{
 		TitleError:     "Something went wrong",
 		FormExpired:    Problem{"This form is no longer valid.", "Open the link from your email again."},
 		BadRequest:     Problem{"The form could not be read.", "Open the link from your email again and submit the form."},
+		TitleNotMe:     "Lock password resets",
+		NotMeIntro:     "If you did not ask to reset your password, someone else may be trying to get into your account. Lock password resets: every reset link already sent stops working, and no new ones are sent for a while.",
+		NotMeButton:    "Lock password resets",
+		TitleLocked:    "Password resets are locked",
+		Locked:         "Password resets for your account are locked until {until}.",
+		LockedNext:     "Locking does not change your password. If you need to reset it before then, contact your administrator or support team, who can lift the lock.",
+		LockInvalid:    Problem{"This link is invalid or was already used.", "If you keep getting reset emails you did not ask for, contact your administrator or support team."},
+		LockExpired:    Problem{"This link has expired.", "If you keep getting reset emails you did not ask for, contact your administrator or support team."},
 	},
 	"nl": {
 		Lang:           "nl",
@@ -71,6 +85,14 @@ var texts = map[string]*Texts{
 		TitleError:     "Er ging iets mis",
 		FormExpired:    Problem{"Dit formulier is niet meer geldig.", "Open de link uit je e-mail opnieuw."},
 		BadRequest:     Problem{"Het formulier kon niet worden gelezen.", "Open de link uit je e-mail opnieuw en verstuur het formulier."},
+		TitleNotMe:     "Wachtwoordresets blokkeren",
+		NotMeIntro:     "Heb je niet gevraagd om je wachtwoord opnieuw in te stellen? Dan probeert iemand anders misschien in je account te komen. Blokkeer wachtwoordresets: alle resetlinks die al zijn verstuurd werken dan niet meer, en er worden een tijdlang geen nieuwe verstuurd.",
+		NotMeButton:    "Wachtwoordresets blokkeren",
+		TitleLocked:    "Wachtwoordresets zijn geblokkeerd",
+		Locked:         "Wachtwoordresets voor je account zijn geblokkeerd tot {until}.",
+		LockedNext:     "De blokkering verandert je wachtwoord niet. Moet je het eerder opnieuw instellen, neem dan contact op met je beheerder of supportteam; zij kunnen de blokkering opheffen.",
+		LockInvalid:    Problem{"Deze link is ongeldig of al gebruikt.", "Krijg je steeds resetmails waar je niet om hebt gevraagd? Neem dan contact op met je beheerder of supportteam."},
+		LockExpired:    Problem{"Deze link is verlopen.", "Krijg je steeds resetmails waar je niet om hebt gevraagd? Neem dan contact op met je beheerder of supportteam."},
 		Codes: map[safereset.Code]Problem{
 			safereset.ER001: {"Het e-mailadres is ongeldig.", "Geef een geldig e-mailadres op."},
 			safereset.ER003: {"Er is geen e-mailadres opgegeven.", "Geef een geldig e-mailadres op."},
@@ -108,6 +130,14 @@ var texts = map[string]*Texts{
 		TitleError:     "Etwas ist schiefgelaufen",
 		FormExpired:    Problem{"Dieses Formular ist nicht mehr gültig.", "Öffnen Sie den Link aus Ihrer E-Mail erneut."},
 		BadRequest:     Problem{"Das Formular konnte nicht gelesen werden.", "Öffnen Sie den Link aus Ihrer E-Mail erneut und senden Sie das Formular ab."},
+		TitleNotMe:     "Zurücksetzen sperren",
+		NotMeIntro:     "Sie haben nicht angefordert, Ihr Passwort zurückzusetzen? Dann versucht womöglich jemand anderes, in Ihr Konto zu gelangen. Sperren Sie das Zurücksetzen: Alle bereits verschickten Links funktionieren dann nicht mehr, und eine Weile lang werden keine neuen verschickt.",
+		NotMeButton:    "Zurücksetzen sperren",
+		TitleLocked:    "Zurücksetzen ist gesperrt",
+		Locked:         "Das Zurücksetzen des Passworts ist für Ihr Konto bis {until} gesperrt.",
+		LockedNext:     "Die Sperre ändert Ihr Passwort nicht. Wenn Sie es vorher zurücksetzen müssen, wenden Sie sich an Ihre Administration oder den Support; dort kann die Sperre aufgehoben werden.",
+		LockInvalid:    Problem{"Dieser Link ist ungültig oder wurde bereits verwendet.", "Wenn Sie weiterhin E-Mails zum Zurücksetzen erhalten, die Sie nicht angefordert haben, wenden Sie sich an Ihre Administration oder den Support."},
+		LockExpired:    Problem{"Dieser Link ist abgelaufen.", "Wenn Sie weiterhin E-Mails zum Zurücksetzen erhalten, die Sie nicht angefordert haben, wenden Sie sich an Ihre Administration oder den Support."},
 		Codes: map[safereset.Code]Problem{
 			safereset.ER001: {"Die E-Mail-Adresse ist ungültig.", "Geben Sie eine gültige E-Mail-Adresse an."},
 			safereset.ER003: {"Es wurde keine E-Mail-Adresse angegeben.", "Geben Sie eine gültige E-Mail-Adresse an."},
@@ -145,6 +175,14 @@ var texts = map[string]*Texts{
 		TitleError:     "Une erreur s’est produite",
 		FormExpired:    Problem{"Ce formulaire n’est plus valide.", "Ouvrez à nouveau le lien reçu par e-mail."},
 		BadRequest:     Problem{"Le formulaire n’a pas pu être lu.", "Ouvrez à nouveau le lien reçu par e-mail et envoyez le formulaire."},
+		TitleNotMe:     "Bloquer les réinitialisations",
+		NotMeIntro:     "Vous n’avez pas demandé à réinitialiser votre mot de passe ? Quelqu’un d’autre essaie peut-être d’accéder à votre compte. Bloquez les réinitialisations : tous les liens déjà envoyés cessent de fonctionner, et aucun nouveau lien n’est envoyé pendant un certain temps.",
+		NotMeButton:    "Bloquer les réinitialisations",
+		TitleLocked:    "Les réinitialisations sont bloquées",
+		Locked:         "La réinitialisation du mot de passe de votre compte est bloquée jusqu’au {until}.",
+		LockedNext:     "Le blocage ne modifie pas votre mot de passe. Si vous devez le réinitialiser avant, contactez votre administrateur ou le support, qui peut lever le blocage.",
+		LockInvalid:    Problem{"Ce lien n’est pas valide ou a déjà été utilisé.", "Si vous continuez à recevoir des e-mails de réinitialisation que vous n’avez pas demandés, contactez votre administrateur ou le support."},
+		LockExpired:    Problem{"Ce lien a expiré.", "Si vous continuez à recevoir des e-mails de réinitialisation que vous n’avez pas demandés, contactez votre administrateur ou le support."},
 		Codes: map[safereset.Code]Problem{
 			safereset.ER001: {"L’adresse e-mail n’est pas valide.", "Indiquez une adresse e-mail valide."},
 			safereset.ER003: {"Aucune adresse e-mail n’a été indiquée.", "Indiquez une adresse e-mail valide."},
@@ -182,6 +220,14 @@ var texts = map[string]*Texts{
 		TitleError:     "Algo ha salido mal",
 		FormExpired:    Problem{"Este formulario ya no es válido.", "Vuelve a abrir el enlace de tu correo."},
 		BadRequest:     Problem{"No se ha podido leer el formulario.", "Vuelve a abrir el enlace de tu correo y envía el formulario."},
+		TitleNotMe:     "Bloquear los restablecimientos",
+		NotMeIntro:     "¿No has pedido restablecer tu contraseña? Puede que otra persona esté intentando entrar en tu cuenta. Bloquea los restablecimientos: los enlaces ya enviados dejarán de funcionar y durante un tiempo no se enviarán otros nuevos.",
+		NotMeButton:    "Bloquear los restablecimientos",
+		TitleLocked:    "Los restablecimientos están bloqueados",
+		Locked:         "El restablecimiento de la contraseña de tu cuenta está bloqueado hasta el {until}.",
+		LockedNext:     "El bloqueo no cambia tu contraseña. Si necesitas restablecerla antes, ponte en contacto con tu administrador o con el equipo de soporte, que pueden quitar el bloqueo.",
+		LockInvalid:    Problem{"Este enlace no es válido o ya se ha usado.", "Si sigues recibiendo correos de restablecimiento que no has pedido, ponte en contacto con tu administrador o con el equipo de soporte."},
+		LockExpired:    Problem{"Este enlace ha caducado.", "Si sigues recibiendo correos de restablecimiento que no has pedido, ponte en contacto con tu administrador o con el equipo de soporte."},
 		Codes: map[safereset.Code]Problem{
 			safereset.ER001: {"La dirección de correo no es válida.", "Indica una dirección de correo válida."},
 			safereset.ER003: {"No se ha indicado ninguna dirección de correo.", "Indica una dirección de correo válida."},

@@ -1,0 +1,39 @@
+package breach
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// appendLine renders exactly what hex.EncodeToString does, upper-cased,
+// for every nibble value in every position and for random suffixes.
+func TestAppendLine_MatchesHex(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var cases [][SuffixBytes]byte
+	for v := range 256 {
+		var s [SuffixBytes]byte
+		for i := range s {
+			s[i] = byte(v + i)
+		}
+		cases = append(cases, s)
+	}
+	for range 10000 {
+		var s [SuffixBytes]byte
+		for i := range s {
+			s[i] = byte(r.Uint32())
+		}
+		cases = append(cases, s)
+	}
+	for i, s := range cases {
+		s[0] &= 0x0f
+		count := uint64(i) * 7919 % 100000
+		got := string(appendLine([]byte("x"), s[:], count))
+		want := "x" + strings.ToUpper(hex.EncodeToString(s[:]))[1:] + ":" + strconv.FormatUint(count, 10)
+		if got != want {
+			t.Fatalf("appendLine(%x, %d) = %q, want %q", s, count, got, want)
+		}
+	}
+}
