@@ -7,13 +7,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/pgtest"
 	"github.com/safereset/safereset/store"
 )
 
-var copiedRE = regexp.MustCompile(`^copied and verified: (\d+) users, (\d+) tokens, (\d+) API keys, (\d+) queued mails, (\d+) shared keys\n$`)
+var copiedRE = regexp.MustCompile(`^copied and verified: (\d+) users, (\d+) tokens, (\d+) API keys, (\d+) queued mails, (\d+) audit entries, (\d+) shared keys\n$`)
 
 // A deployment moved off bbolt keeps working: same users and passwords,
 // API keys, live tokens and queued mails; and it moves back.
@@ -27,6 +28,10 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	key := s.apiKey("moved")
 	s.post(key, alice)
 	tok := s.waitToken(alice, 1)
+	_, trail, _ := auditPage(t, s, "")
+	if len(trail) != 4 {
+		t.Fatalf("%d audit entries before the copy, want 4 (2 users, 1 API key, 1 token request)", len(trail))
+	}
 	s.Stop()
 
 	// A mail still queued when the old node stopped.
@@ -47,8 +52,8 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 
 	url := pgtest.New(t)
 	out, _, err := runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url)
-	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "2" {
-		t.Fatalf("store copy printed %q, %v; want 2 users, 1 token, 1 API key, 1 queued mail, 2 shared keys", out, err)
+	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "4" || m[6] != "2" {
+		t.Fatalf("store copy printed %q, %v; want 2 users, 1 token, 1 API key, 1 queued mail, 4 audit entries, 2 shared keys", out, err)
 	}
 	out, _, err = runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url)
 	if err == nil || !strings.Contains(err.Error(), "not empty") && !strings.Contains(err.Error(), "already holds data") {
@@ -62,8 +67,8 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 		t.Fatalf("copy back: %v", err)
 	}
 	m := copiedRE.FindStringSubmatch(out)
-	if m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "2" {
-		t.Fatalf("copy back printed %q; want 2 users, 1 token, 1 API key, 1 queued mail, 2 shared keys", out)
+	if m == nil || m[1] != "2" || m[2] != "1" || m[3] != "1" || m[4] != "1" || m[5] != "4" || m[6] != "2" {
+		t.Fatalf("copy back printed %q; want 2 users, 1 token, 1 API key, 1 queued mail, 4 audit entries, 2 shared keys", out)
 	}
 
 	// The moved deployment: the old API key, password and live token work,
@@ -75,6 +80,11 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	if r := p.patch(key, alice, strongPW, strongPW, tok); r.Status != 204 {
 		t.Fatalf("PATCH with the live token after the copy: %d %s", r.Status, r.Body)
 	}
+	// The trail moved with its ids, and new lines continue after them.
+	checkTrailMoved(t, trail, p)
+	pb := startServer(t, filepath.Dir(back), "--rate-ip", "0")
+	pb.apiKey("after-copy-back")
+	checkTrailMoved(t, trail, pb)
 	waitFor(t, func() bool {
 		return len(p.mailsTo("bob@example.com", "still queued")) == 1
 	}, "the queued mail delivered after the move")
@@ -86,5 +96,28 @@ func TestStoreCopy_BboltToPostgresAndBack(t *testing.T) {
 	p.waitToken("bob@example.com", 1)
 	if subjects, _ := mailsTo(t, p, "bob@example.com"); !slices.Contains(subjects, "Je safereset-wachtwoord opnieuw instellen") {
 		t.Errorf("bob's locale did not survive the copy: subjects %q", subjects)
+	}
+}
+
+// checkTrailMoved checks that s's audit trail starts with the entries of
+// the source, same ids and contents, and that the lines written since
+// come after them.
+func checkTrailMoved(t *testing.T, src []safereset.AuditEntry, s *testServer) {
+	t.Helper()
+	_, got, _ := auditPage(t, s, "")
+	if len(got) <= len(src) {
+		t.Fatalf("%d audit entries after the copy, want the %d copied and then the new ones", len(got), len(src))
+	}
+	for i, e := range src {
+		g := got[i]
+		if g.ID != e.ID || g.Action != e.Action || g.Actor != e.Actor || g.UserID != e.UserID || g.RequestID != e.RequestID ||
+			g.ClientAddr != e.ClientAddr || g.Target != e.Target || !g.Time.Equal(e.Time.Truncate(time.Microsecond)) {
+			t.Errorf("audit entry %d after the copy = %+v, want %+v", i, g, e)
+		}
+	}
+	for i := len(src); i < len(got); i++ {
+		if got[i].ID <= got[i-1].ID {
+			t.Errorf("new audit entry %d has id %d, not after %d", i, got[i].ID, got[i-1].ID)
+		}
 	}
 }
