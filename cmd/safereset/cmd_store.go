@@ -105,8 +105,8 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 	if err := sameDump(d, got); err != nil {
 		return fmt.Errorf("verify: the copy differs from the source: %w", err)
 	}
-	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d API keys, %d queued mails, %d audit entries, %d shared keys\n",
-		len(got.Users), len(got.Tokens), len(got.APIKeys), len(got.Outbox), len(got.Audit), keys)
+	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d lock tokens, %d API keys, %d queued mails, %d audit entries, %d shared keys\n",
+		len(got.Users), len(got.Tokens), len(got.LockTokens), len(got.APIKeys), len(got.Outbox), len(got.Audit), keys)
 	return nil
 }
 
@@ -187,6 +187,8 @@ func sameDump(a, b safereset.Dump) error {
 		return fmt.Errorf("%d API keys, read back %d", len(a.APIKeys), len(b.APIKeys))
 	case len(a.Outbox) != len(b.Outbox):
 		return fmt.Errorf("%d queued mails, read back %d", len(a.Outbox), len(b.Outbox))
+	case len(a.LockTokens) != len(b.LockTokens):
+		return fmt.Errorf("%d lock tokens, read back %d", len(a.LockTokens), len(b.LockTokens))
 	}
 	users := map[uint64]safereset.User{}
 	for _, u := range b.Users {
@@ -195,6 +197,9 @@ func sameDump(a, b safereset.Dump) error {
 	for _, u := range a.Users {
 		if g, ok := users[u.ID]; !ok || g.EmailKey != u.EmailKey || g.Email != u.Email || g.PasswordHash != u.PasswordHash {
 			return fmt.Errorf("user %d differs", u.ID)
+		} else if !g.LockedUntil.Truncate(time.Microsecond).Equal(u.LockedUntil.Truncate(time.Microsecond)) {
+			// PostgreSQL keeps times to the microsecond.
+			return fmt.Errorf("user %d's lock differs", u.ID)
 		}
 	}
 	toks := map[[32]byte]uint64{}
@@ -204,6 +209,15 @@ func sameDump(a, b safereset.Dump) error {
 	for _, t := range a.Tokens {
 		if toks[t.Hash] != t.UserID {
 			return errors.New("a token differs")
+		}
+	}
+	locks := map[[32]byte]uint64{}
+	for _, t := range b.LockTokens {
+		locks[t.Hash] = t.UserID
+	}
+	for _, t := range a.LockTokens {
+		if locks[t.Hash] != t.UserID {
+			return errors.New("a lock token differs")
 		}
 	}
 	keys := map[[32]byte]string{}

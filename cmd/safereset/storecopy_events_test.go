@@ -39,7 +39,7 @@ func TestStoreCopy_CarriesWebhookSecretAndQueuedWebhooks(t *testing.T) {
 
 	url := pgtest.New(t)
 	out, _, err := runCmd(t, "store", "copy", "--from", filepath.Join(dir, "safereset.db"), "--to", url)
-	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[4] != "1" || m[6] != "3" {
+	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[5] != "1" || m[7] != "3" {
 		t.Fatalf("store copy printed %q, %v; want 1 queued delivery and 3 shared keys (rate limit, JWT, webhook)", out, err)
 	}
 
@@ -61,7 +61,7 @@ func TestStoreCopy_CarriesWebhookSecretAndQueuedWebhooks(t *testing.T) {
 	// Back to bbolt: the secret is written beside the new file, the same.
 	back := filepath.Join(t.TempDir(), "safereset.db")
 	out, _, err = runCmd(t, "store", "copy", "--from", url, "--to", back)
-	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[6] != "3" {
+	if m := copiedRE.FindStringSubmatch(out); err != nil || m == nil || m[7] != "3" {
 		t.Fatalf("copy back printed %q, %v; want 3 shared keys", out, err)
 	}
 	if a, b := readTrim(t, filepath.Join(dir, "webhook.secret")), readTrim(t, filepath.Join(filepath.Dir(back), "webhook.secret")); a != b {
