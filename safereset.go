@@ -394,6 +394,8 @@ type Dump struct {
 	Outbox  []OutboxEntry
 	// LockTokens are the live "this wasn't me" tokens (hashes only).
 	LockTokens []LockToken
+	// Audit is the audit trail, oldest first, with its IDs.
+	Audit []AuditEntry
 }
 
 // ClampPasswordHistory bounds n to 0..MaxPasswordHistory.

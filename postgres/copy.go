@@ -61,7 +61,10 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 			return err
 		}
 		rows, _ = tx.Query(ctx, `SELECT id, kind, message, created_at, not_after, attempts, next_attempt, last_error, 0, webhook FROM outbox ORDER BY id`)
-		d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) })
+		if d.Outbox, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.OutboxEntry, error) { return db.scanEntry(r) }); err != nil {
+			return err
+		}
+		d.Audit, err = exportAudit(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -112,13 +115,20 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 			if err != nil {
 				return err
 			}
-			b.Queue(`INSERT INTO outbox (id, kind, message, created_at, not_after, attempts, next_attempt, last_error) VALUES ($1, $8, $2, $3, $4, $5, $6, $7)`,
-				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, string(e.Message.Kind))
+			kind, hook, err := db.copiedWebhook(e)
+			if err != nil {
+				return err
+			}
+			b.Queue(`INSERT INTO outbox (id, kind, message, created_at, not_after, attempts, next_attempt, last_error, webhook) VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $9)`,
+				int64(e.ID), sealed, ts(e.CreatedAt), nullTime(e.NotAfter), e.Attempts, ts(e.NextAttempt), e.LastError, kind, hook)
 		}
 		// New rows continue after the copied IDs.
 		b.Queue(`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce((SELECT max(id) FROM users), 0) + 1, false)`)
 		b.Queue(`SELECT setval(pg_get_serial_sequence('outbox', 'id'), coalesce((SELECT max(id) FROM outbox), 0) + 1, false)`)
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return importAudit(ctx, tx, d.Audit)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: import: %w", err)

@@ -29,5 +29,16 @@
 //     database, a dump of it can open queued mails.
 //   - Open refuses a schema older or newer than this build knows
 //     (ErrSchema); Migrate applies the embedded migrations.
+//   - Audit ids come from a sequence, drawn in the order transactions ask
+//     for them, which is not the order they commit. So a reader never
+//     pages past an id a transaction still in flight may fill: writers
+//     hold a shared advisory lock (key 0x7361666561756474) from drawing an
+//     id to commit, and AuditLog first takes it exclusively for an
+//     instant to learn the highest id whose transaction has ended, and
+//     returns nothing above it. A reader thus waits for the audit writes
+//     in flight (milliseconds) and delays new ones as long; a writer pays
+//     one shared lock, no round trip. Filtering rows by xmin against the
+//     reader's snapshot would not do: xids are taken at a transaction's
+//     first write, ids later, so the two orders differ too.
 //   - Backup is not supported: use pg_dump.
 package postgres

@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/safereset/safereset"
 )
@@ -64,9 +67,14 @@ func (db *DB) effectsCTEs(e safereset.Effects, first int) (string, []any, error)
 		oCreated, oNext, oNotAfter = append(oCreated, ts(o.CreatedAt)), append(oNext, ts(o.NextAttempt)), append(oNotAfter, na)
 	}
 	p := func(i int) string { return fmt.Sprintf("$%d", first+i) }
-	sql := `effects_audit AS (
+	// The join with effects_audit_order takes the shared audit order lock
+	// before the insert draws the first id (see auditHorizon); with no
+	// audit line the join yields nothing and no lock is taken.
+	sql := `effects_audit_order AS MATERIALIZED (
+			SELECT pg_advisory_xact_lock_shared(` + strconv.FormatInt(auditOrderLock, 10) + `)
+		), effects_audit AS (
 			INSERT INTO audit (time, action, actor, request_id, client_addr, user_id, target)
-			SELECT * FROM unnest(` + p(0) + `::timestamptz[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::text[], ` + p(4) + `::text[], ` + p(5) + `::bigint[], ` + p(6) + `::text[])
+			SELECT u.* FROM unnest(` + p(0) + `::timestamptz[], ` + p(1) + `::text[], ` + p(2) + `::text[], ` + p(3) + `::text[], ` + p(4) + `::text[], ` + p(5) + `::bigint[], ` + p(6) + `::text[]) AS u, effects_audit_order
 		), effects_outbox AS (
 			INSERT INTO outbox (kind, message, webhook, created_at, next_attempt, not_after)
 			SELECT 'webhook', * FROM unnest(` + p(7) + `::bytea[], ` + p(8) + `::bytea[], ` + p(9) + `::timestamptz[], ` + p(10) + `::timestamptz[], ` + p(11) + `::timestamptz[])
@@ -134,8 +142,12 @@ func (db *DB) AuditLog(ctx context.Context, q safereset.AuditQuery) ([]safereset
 	if !q.Since.IsZero() {
 		since = ts(q.Since)
 	}
+	horizon, err := db.auditHorizon(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: audit log: %w", err)
+	}
 	rows, err := db.pool.Query(ctx, `SELECT id, time, action, actor, request_id, client_addr, user_id, target FROM audit
-		WHERE id > $1 AND ($2::timestamptz IS NULL OR time >= $2) ORDER BY id LIMIT $3`, int64(q.After), since, q.Limit)
+		WHERE id > $1 AND id <= $4 AND ($2::timestamptz IS NULL OR time >= $2) ORDER BY id LIMIT $3`, int64(q.After), since, q.Limit, horizon)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: audit log: %w", err)
 	}
@@ -162,4 +174,41 @@ func (db *DB) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 		return 0, fmt.Errorf("postgres: prune audit: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// auditOrderLock is the advisory lock key of the audit trail's order
+// ("safeaudt" in ASCII). Writers hold it shared from before they draw an
+// audit id until they commit; a reader takes it exclusively for an
+// instant to learn which ids are final.
+const auditOrderLock int64 = 0x7361666561756474
+
+// auditHorizon returns the highest audit id whose transaction has ended:
+// no entry at or below it can still appear. Ids are drawn from a
+// sequence in the order transactions ask, not the order they commit, so
+// without this a reader that paged past id 11 would never see id 10
+// committed a moment later. Taking the lock exclusively waits for the
+// writers holding ids drawn so far and, while held, no writer can draw
+// one, so the sequence's last value is the horizon.
+//
+// The wait is bounded (lock_timeout) and retried: a reader queued for the
+// lock makes new writers queue behind it, and one of them may hold a row
+// a writer in flight waits for; giving way ends that quickly.
+func (db *DB) auditHorizon(ctx context.Context) (int64, error) {
+	for {
+		var h int64
+		err := db.inTx(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditOrderLock); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit', 'id')::regclass), 0)`).Scan(&h)
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" && ctx.Err() == nil { // lock_not_available
+			continue
+		}
+		return h, err
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
-	"net/url"
 	"strings"
 	"time"
 
@@ -131,17 +129,9 @@ func handleNotMeSubmit(d *Deps, r *page.Renderer) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := newPageCtx(c, d, r)
 		t := page.TextsFor(p.lang)
-		body, ok := readBody(c)
+		values, ok, err := p.readForm(c, t)
 		if !ok {
-			return failWith(safereset.ER413)
-		}
-		mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-		if err != nil || mt != fiber.MIMEApplicationForm {
-			return p.message(c, fiber.StatusUnsupportedMediaType, t.TitleError, &t.BadRequest, false)
-		}
-		values, err := url.ParseQuery(string(body))
-		if err != nil {
-			return p.message(c, fiber.StatusBadRequest, t.TitleError, &t.BadRequest, false)
+			return err
 		}
 		token, email, csrf := formValue(values, fieldToken), formValue(values, fieldEmail), formValue(values, fieldCSRF)
 		if csrf == "" || !hmac.Equal([]byte(csrf), []byte(macCSRF(d.ResetPage.CSRFKey, lockCSRFContext, token))) {

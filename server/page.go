@@ -191,6 +191,25 @@ func handlePage(d *Deps, r *page.Renderer) fiber.Handler {
 	}
 }
 
+// readForm reads a page form's urlencoded body. When it cannot, ok is
+// false and the handler returns err, the answer already chosen: ER413 for
+// a body over the limit, else a message page (415 for another media type,
+// 400 for a body that does not parse).
+func (p pageCtx) readForm(c *fiber.Ctx, t *page.Texts) (values url.Values, ok bool, err error) {
+	body, ok := readBody(c)
+	if !ok {
+		return nil, false, failWith(safereset.ER413)
+	}
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != fiber.MIMEApplicationForm {
+		return nil, false, p.message(c, fiber.StatusUnsupportedMediaType, t.TitleError, &t.BadRequest, false)
+	}
+	if values, err = url.ParseQuery(string(body)); err != nil {
+		return nil, false, p.message(c, fiber.StatusBadRequest, t.TitleError, &t.BadRequest, false)
+	}
+	return values, true, nil
+}
+
 // handlePageSubmit is POST /reset: the form's answer. It applies the
 // PATCH route's rules through the same function, so codes, limits and
 // single use are the API's, and shows each problem next to its field.
@@ -198,17 +217,9 @@ func handlePageSubmit(d *Deps, r *page.Renderer) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := newPageCtx(c, d, r)
 		t := page.TextsFor(p.lang)
-		body, ok := readBody(c)
+		values, ok, err := p.readForm(c, t)
 		if !ok {
-			return failWith(safereset.ER413)
-		}
-		mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-		if err != nil || mt != fiber.MIMEApplicationForm {
-			return p.message(c, fiber.StatusUnsupportedMediaType, t.TitleError, &t.BadRequest, false)
-		}
-		values, err := url.ParseQuery(string(body))
-		if err != nil {
-			return p.message(c, fiber.StatusBadRequest, t.TitleError, &t.BadRequest, false)
+			return err
 		}
 		req := resetRequest{Email: formValue(values, fieldEmail), Password: formValue(values, fieldPassword),
 			PasswordVerify: formValue(values, fieldVerify), Token: formValue(values, fieldToken)}

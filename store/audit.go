@@ -147,3 +147,35 @@ func (db *DB) writeAll(tx *bolt.Tx, effects []safereset.Effects) error {
 	}
 	return nil
 }
+
+// exportAudit reads the whole trail, oldest first, for store copy.
+func exportAudit(tx *bolt.Tx) ([]safereset.AuditEntry, error) {
+	var out []safereset.AuditEntry
+	err := tx.Bucket([]byte(bucketAudit)).ForEach(func(_, v []byte) error {
+		var a safereset.AuditEntry
+		err := jsonUnmarshal(v, &a)
+		out = append(out, a)
+		return err
+	})
+	return out, err
+}
+
+// importAudit writes a copied trail into an empty one, keeping every ID;
+// new entries continue after the highest.
+func importAudit(tx *bolt.Tx, entries []safereset.AuditEntry) error {
+	b := tx.Bucket([]byte(bucketAudit))
+	if k, _ := b.Cursor().First(); k != nil {
+		return ErrNotEmpty
+	}
+	var top uint64
+	for _, a := range entries {
+		if a.ID == 0 {
+			return fmt.Errorf("audit entry without an id")
+		}
+		if err := putJSON(b, u64(a.ID), a); err != nil {
+			return err
+		}
+		top = max(top, a.ID)
+	}
+	return b.SetSequence(max(top, b.Sequence()))
+}

@@ -62,7 +62,7 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketOutbox)).ForEach(func(k, v []byte) error {
+		if err := tx.Bucket([]byte(bucketOutbox)).ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
 				return fmt.Errorf("corrupt outbox key")
 			}
@@ -70,7 +70,12 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 			e.Claim = 0
 			d.Outbox = append(d.Outbox, e)
 			return err
-		})
+		}); err != nil {
+			return err
+		}
+		var err error
+		d.Audit, err = exportAudit(tx)
+		return err
 	})
 	if err != nil {
 		return safereset.Dump{}, fmt.Errorf("store: export: %w", err)
@@ -144,7 +149,10 @@ func (db *DB) Import(ctx context.Context, d safereset.Dump) error {
 			}
 			maxMail = max(maxMail, e.ID)
 		}
-		return outbox.SetSequence(max(maxMail, outbox.Sequence()))
+		if err := outbox.SetSequence(max(maxMail, outbox.Sequence())); err != nil {
+			return err
+		}
+		return importAudit(tx, d.Audit)
 	})
 	if err != nil {
 		return fmt.Errorf("store: import: %w", err)

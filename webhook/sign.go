@@ -57,6 +57,12 @@ func ParseSecret(s string) (*Signer, error) {
 	return &Signer{key: key}, nil
 }
 
+// Key returns a copy of the signing key, the form PostgreSQL keeps it in.
+func (s *Signer) Key() []byte { return append([]byte(nil), s.key...) }
+
+// Secret returns the secret in its text form, the form of the file.
+func (s *Signer) Secret() string { return SecretPrefix + base64.StdEncoding.EncodeToString(s.key) }
+
 // NewSecret returns a fresh secret in its text form.
 func NewSecret() (string, error) {
 	key := make([]byte, secretLen)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/webhook"
 )
 
 // auditPage fetches one page of GET /admin/v1/audit and returns the raw
@@ -57,15 +58,37 @@ func runCLI(t *testing.T, ctx context.Context, s *testServer, stdout *syncBuffer
 }
 
 // TestAudit_EveryChangeOnceAndNoSecret drives every change §12 lists
-// through the running server (and several refused changes that must leave
-// nothing), then reads the trail through the admin API and both forms of
-// `safereset audit`: exactly the expected lines, in order, each with its
-// actor and masked address, and none holding any secret, token, key or
-// address used in the run.
+// through the real binary, on bbolt and on PostgreSQL (and several refused
+// changes that must leave nothing), then reads the trail through the admin
+// API and both forms of `safereset audit`: exactly the expected lines, in
+// order, each with its actor and masked address, and none holding any
+// secret, token, key or address used in the run.
 func TestAudit_EveryChangeOnceAndNoSecret(t *testing.T) {
-	dir := t.TempDir()
-	recv := newHookReceiver(t, dir, nil)
-	s := startServer(t, dir, hookArgs(recv)...)
+	for _, engine := range []string{"bbolt", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			recv := newHookReceiver(t, dir, nil)
+			args := hookArgs(recv)
+			if engine == "postgres" {
+				// The receiver reads the secret beside the data, so give
+				// the replica that file rather than the database's.
+				secret, err := webhook.NewSecret()
+				if err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(dir, webhook.SecretFileName)
+				if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--database-url", migratedDB(t), "--webhook-secret-file", file)
+			}
+			auditEveryChange(t, startBinary(t, dir, args...).testServer, dir, recv)
+		})
+	}
+}
+
+// auditEveryChange is TestAudit_EveryChangeOnceAndNoSecret on one server.
+func auditEveryChange(t *testing.T, s *testServer, dir string, recv *hookReceiver) {
 	secrets := []string{s.Token, oldPW, strongPW, "Imported-Passw0rd-1", "Imported-Passw0rd-2",
 		alice, bob, "carol@example.com", "dave@example.com", "nobody@example.com", "127.0.0.1"}
 

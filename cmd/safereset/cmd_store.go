@@ -17,6 +17,7 @@ import (
 	"github.com/safereset/safereset/postgres"
 	"github.com/safereset/safereset/ratelimit"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/webhook"
 )
 
 // copyable is an engine store copy reads from and writes into.
@@ -92,6 +93,11 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
+	wk, err := copyWebhookSecret(ctx, *from, *to, src, dst)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	keys += wk
 	got, err := dst.Export(ctx)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -99,8 +105,8 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 	if err := sameDump(d, got); err != nil {
 		return fmt.Errorf("verify: the copy differs from the source: %w", err)
 	}
-	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d API keys, %d queued mails, %d shared keys\n",
-		len(got.Users), len(got.Tokens), len(got.APIKeys), len(got.Outbox), keys)
+	fmt.Fprintf(stdout, "copied and verified: %d users, %d tokens, %d lock tokens, %d API keys, %d queued mails, %d audit entries, %d shared keys\n",
+		len(got.Users), len(got.Tokens), len(got.LockTokens), len(got.APIKeys), len(got.Outbox), len(got.Audit), keys)
 	return nil
 }
 
@@ -181,6 +187,8 @@ func sameDump(a, b safereset.Dump) error {
 		return fmt.Errorf("%d API keys, read back %d", len(a.APIKeys), len(b.APIKeys))
 	case len(a.Outbox) != len(b.Outbox):
 		return fmt.Errorf("%d queued mails, read back %d", len(a.Outbox), len(b.Outbox))
+	case len(a.LockTokens) != len(b.LockTokens):
+		return fmt.Errorf("%d lock tokens, read back %d", len(a.LockTokens), len(b.LockTokens))
 	}
 	users := map[uint64]safereset.User{}
 	for _, u := range b.Users {
@@ -189,6 +197,9 @@ func sameDump(a, b safereset.Dump) error {
 	for _, u := range a.Users {
 		if g, ok := users[u.ID]; !ok || g.EmailKey != u.EmailKey || g.Email != u.Email || g.PasswordHash != u.PasswordHash {
 			return fmt.Errorf("user %d differs", u.ID)
+		} else if !g.LockedUntil.Truncate(time.Microsecond).Equal(u.LockedUntil.Truncate(time.Microsecond)) {
+			// PostgreSQL keeps times to the microsecond.
+			return fmt.Errorf("user %d's lock differs", u.ID)
 		}
 	}
 	toks := map[[32]byte]uint64{}
@@ -200,6 +211,15 @@ func sameDump(a, b safereset.Dump) error {
 			return errors.New("a token differs")
 		}
 	}
+	locks := map[[32]byte]uint64{}
+	for _, t := range b.LockTokens {
+		locks[t.Hash] = t.UserID
+	}
+	for _, t := range a.LockTokens {
+		if locks[t.Hash] != t.UserID {
+			return errors.New("a lock token differs")
+		}
+	}
 	keys := map[[32]byte]string{}
 	for _, k := range b.APIKeys {
 		keys[k.Hash] = k.ID
@@ -209,6 +229,12 @@ func sameDump(a, b safereset.Dump) error {
 			return fmt.Errorf("API key %s differs", k.ID)
 		}
 	}
+	if err := sameAudit(a.Audit, b.Audit); err != nil {
+		return err
+	}
+	if err := sameWebhooks(a.Outbox, b.Outbox); err != nil {
+		return err
+	}
 	mails := map[uint64]safereset.Message{}
 	for _, e := range b.Outbox {
 		mails[e.ID] = e.Message
@@ -216,6 +242,84 @@ func sameDump(a, b safereset.Dump) error {
 	for _, e := range a.Outbox {
 		if mails[e.ID] != e.Message {
 			return fmt.Errorf("queued mail %d differs", e.ID)
+		}
+	}
+	return nil
+}
+
+// sameAudit compares the audit trail read with the one written: the same
+// entries under the same IDs, in order. PostgreSQL keeps times to the
+// microsecond.
+func sameAudit(a, b []safereset.AuditEntry) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d audit entries, read back %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.ID != y.ID || !x.Time.Truncate(time.Microsecond).Equal(y.Time.Truncate(time.Microsecond)) || x.Action != y.Action || x.Actor != y.Actor || x.RequestID != y.RequestID ||
+			x.ClientAddr != y.ClientAddr || x.UserID != y.UserID || x.Target != y.Target {
+			return fmt.Errorf("audit entry %d differs", x.ID)
+		}
+	}
+	return nil
+}
+
+// webhookSecretKey is the shared key that signs webhooks in PostgreSQL
+// (see newEvents); beside a bbolt file it is webhook.SecretFileName, in
+// its whsec_ text form rather than raw like the other key files.
+const webhookSecretKey = "webhook-secret"
+
+// copyWebhookSecret carries the generated webhook secret along, so
+// receivers keep verifying after the move. It returns 1 when it copied
+// one. A secret given with --webhook-secret-file lives outside the data
+// and is the operator's to carry.
+func copyWebhookSecret(ctx context.Context, from, to string, src, dst copyable) (int, error) {
+	if pg, ok := dst.(*postgres.DB); ok {
+		raw, err := secretfile.Read(filepath.Join(filepath.Dir(from), webhook.SecretFileName))
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		s, err := webhook.ParseSecret(string(raw))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", webhook.SecretFileName, err)
+		}
+		return 1, pg.SetSharedKey(ctx, webhookSecretKey, s.Key())
+	}
+	key, err := src.(*postgres.DB).SharedKey(ctx, webhookSecretKey, func() ([]byte, error) { return nil, errNoKey })
+	if errors.Is(err, errNoKey) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	s, err := webhook.NewSigner(key)
+	if err != nil {
+		return 0, err
+	}
+	path := filepath.Join(filepath.Dir(to), webhook.SecretFileName)
+	if old, err := secretfile.Read(path); err == nil {
+		if o, err := webhook.ParseSecret(string(old)); err != nil || !bytes.Equal(o.Key(), key) {
+			return 0, fmt.Errorf("%s already holds a different secret", path)
+		}
+		return 1, nil
+	}
+	return 1, secretfile.Write(path, []byte(s.Secret()+"\n"))
+}
+
+// sameWebhooks checks that each queued webhook delivery was written as
+// one, to the same receiver with the same webhook-id and body.
+func sameWebhooks(a, b []safereset.OutboxEntry) error {
+	hooks := map[uint64]*safereset.WebhookDelivery{}
+	for _, e := range b {
+		hooks[e.ID] = e.Webhook
+	}
+	for _, e := range a {
+		g := hooks[e.ID]
+		if (e.Webhook == nil) != (g == nil) || e.Webhook != nil && (g.ID != e.Webhook.ID || g.URL != e.Webhook.URL || !bytes.Equal(g.Body, e.Webhook.Body)) {
+			return fmt.Errorf("queued webhook %d differs", e.ID)
 		}
 	}
 	return nil

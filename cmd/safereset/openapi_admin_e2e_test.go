@@ -103,6 +103,12 @@ func TestOpenAPI_AdminResponses(t *testing.T) {
 	call("POST", "/admin/v1/breach/reload", tok, "", "", 200)
 	call("POST", "/admin/v1/breach/reload", tok, js, `{"path":"/does/not/exist"}`, 422)
 	call("GET", "/admin/v1/backup", tok, "", "", 200)
+	call("GET", "/admin/v1/audit", tok, "", "", 200)
+	call("GET", "/admin/v1/audit?since=2026-01-01T00:00:00Z&after=1&limit=2", tok, "", "", 200)
+	call("GET", "/admin/v1/audit?since=yesterday", tok, "", "", 400)
+	call("GET", "/admin/v1/audit?limit=1001", tok, "", "", 400)
+	call("GET", "/admin/v1/audit?after=-1", tok, "", "", 400)
+	call("GET", "/admin/v1/audit", "wrong-token-wrong-token-wrong-token", "", "", 401)
 	call("POST", "/admin/v1/admin-token/rotate", tok, js, `{"overlap":"99h"}`, 400)
 	call("POST", "/admin/v1/admin-token/rotate", tok, js, `{"overlap":"1m"}`, 200)
 }
