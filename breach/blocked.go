@@ -131,8 +131,13 @@ func blockedFPR(blocks, k, n uint64) float64 {
 // blocked filter whose blockedFPR at n keys is at most fpr.
 func blockedParameters(n uint64, fpr float64) (blocks, k uint64) {
 	n = max(n, 1)
+	// Start every search at the size of a classic filter for n and fpr,
+	// -n ln p / (ln 2)² bits: the blocked answer is near it, and the sum
+	// over block loads is cheap there (it grows with the keys per block).
+	start := uint64(math.Ceil(-float64(n)*math.Log(fpr)/(math.Ln2*math.Ln2)/blockBits))
+	start = min(max(start, 1), maxBits/blockBits)
 	for kk := uint64(1); kk <= maxKBlocked; kk++ {
-		b := blocksFor(n, kk, fpr)
+		b := blocksFor(n, kk, fpr, start)
 		if blocks == 0 || b < blocks {
 			blocks, k = b, kk
 		}
@@ -140,16 +145,16 @@ func blockedParameters(n uint64, fpr float64) (blocks, k uint64) {
 	return blocks, k
 }
 
-// blocksFor is the fewest blocks with blockedFPR(blocks, k, n) ≤ fpr.
-func blocksFor(n, k uint64, fpr float64) uint64 {
-	hi := uint64(1)
+// blocksFor is the fewest blocks with blockedFPR(blocks, k, n) ≤ fpr,
+// searched from start.
+func blocksFor(n, k uint64, fpr float64, start uint64) uint64 {
+	lo, hi := uint64(0), start // blockedFPR(lo) > fpr or lo = 0; blockedFPR(hi) ≤ fpr
 	for blockedFPR(hi, k, n) > fpr {
 		if hi > maxBits/blockBits {
 			return hi
 		}
-		hi *= 2
+		lo, hi = hi, hi*2
 	}
-	lo := hi / 2 // blockedFPR(lo) > fpr, or lo = 0
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if blockedFPR(mid, k, n) <= fpr {
