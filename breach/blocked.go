@@ -134,7 +134,7 @@ func blockedParameters(n uint64, fpr float64) (blocks, k uint64) {
 	// Start every search at the size of a classic filter for n and fpr,
 	// -n ln p / (ln 2)² bits: the blocked answer is near it, and the sum
 	// over block loads is cheap there (it grows with the keys per block).
-	start := uint64(math.Ceil(-float64(n)*math.Log(fpr)/(math.Ln2*math.Ln2)/blockBits))
+	start := uint64(math.Ceil(-float64(n) * math.Log(fpr) / (math.Ln2 * math.Ln2) / blockBits))
 	start = min(max(start, 1), maxBits/blockBits)
 	for kk := uint64(1); kk <= maxKBlocked; kk++ {
 		b := blocksFor(n, kk, fpr, start)
