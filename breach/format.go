@@ -82,7 +82,8 @@ type Header struct {
 func (h Header) FileSize() uint64 { return HeaderSize + h.Words*8 }
 
 // ExpectedFPR is the false-positive rate the filter has at N elements,
-// (1 - e^(-kn/m))^k.
+// (1 - e^(-kn/m))^k for version 1.
+//
 // For a version 2 (blocked) filter it is blockedFPR, the Poisson mixture
 // over block loads.
 func (h Header) ExpectedFPR() float64 {

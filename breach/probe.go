@@ -13,7 +13,8 @@ import "unsafe"
 // non-member's misses overlap too and it still returns at its first clear
 // bit. A member still touches k cache lines where a non-member touches
 // about two; only a layout that puts a key's k bits in one cache line
-// removes that (BenchmarkProbeAB measures both, against other orders).
+// removes that (BenchmarkProbeAB measures both, against other orders):
+// version 2 files are that layout, tested by containsBlocked (blocked.go).
 type probe struct {
 	words []uint64
 	mod   modulus
