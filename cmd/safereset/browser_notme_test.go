@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -15,12 +14,7 @@ import (
 // is refused. Screenshots as TestBrowser_ResetPage takes them.
 func TestBrowser_LockLink(t *testing.T) {
 	chromium, axe := needBrowser(t)
-	shots := os.Getenv("SAFERESET_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	s := startServer(t, "")
 	key := s.apiKey("browser-lock")
 

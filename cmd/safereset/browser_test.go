@@ -113,6 +113,20 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 	}
 }
 
+// screenshotDir is where the browser tests keep their screenshots:
+// $SAFERESET_SCREENSHOTS when set (to look at them), else a temp dir.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SAFERESET_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestBrowser_ResetPage drives the page in a real browser, in two
 // languages: the link from a real token mail, a breached password refused
 // next to its field, a good one set, the spent link refused, keyboard
@@ -120,12 +134,7 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 // width (kept in $SAFERESET_SCREENSHOTS when set).
 func TestBrowser_ResetPage(t *testing.T) {
 	chromium, axe := needBrowser(t)
-	shots := os.Getenv("SAFERESET_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	s := startServer(t, "")
 	key := s.apiKey("browser")
 
