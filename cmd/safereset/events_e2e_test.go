@@ -195,8 +195,16 @@ func TestEvents_RetriedUntilAcceptedOnce(t *testing.T) {
 	if requested.Data.Email != alice || requested.Data.UserID != changed.Data.UserID {
 		t.Errorf("password.reset_requested data = %+v", requested.Data)
 	}
-	if got := metricLine(t, s.Admin, `safereset_webhook_deliveries_total{event="password.changed",result="sent"}`); !strings.HasSuffix(got, " 1") {
-		t.Errorf("sent counter: %q", got)
+	// The worker counts a delivery when the receiver's answer is back, a
+	// moment after the receiver saw the request: wait for the count to
+	// move, then check it moved by exactly one.
+	var sent string
+	waitFor(t, func() bool {
+		sent = metricLine(t, s.Admin, `safereset_webhook_deliveries_total{event="password.changed",result="sent"}`)
+		return !strings.HasSuffix(sent, " 0")
+	}, "the password.changed sent counter")
+	if !strings.HasSuffix(sent, " 1") {
+		t.Errorf("sent counter: %q", sent)
 	}
 
 	// A reload raises breach.filter_reloaded, also signed.
