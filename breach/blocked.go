@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
-	"unsafe"
 )
 
 // Format version 2, the blocked layout (FORMAT.md): the filter is an array
@@ -75,21 +74,25 @@ func blockedPositions(key *[20]byte, blocks, k uint64, pos *[maxK]uint64) {
 	}
 }
 
-// containsBlocked is the v2 membership test: one cache line, prefetched
-// while the offsets are computed, then k bits of it with an early exit.
+// containsBlocked is the v2 membership test: the k bits of one cache line,
+// AND-accumulated without a branch, so the answer is a data dependency on
+// the loaded line and there is no early-exit branch to mispredict (for a
+// non-member of a half-full block each bit test is a coin flip). All k
+// loads go to the same line, and their addresses depend only on the key,
+// so the CPU issues them as soon as the block index is known: a separate
+// prefetch of the line first buys nothing (BenchmarkProbeBlocked measures
+// this against the early-exit probe with the prefetch and the other
+// variants in probe_variants_test.go).
 func (p *probe) containsBlocked(key *[20]byte) bool {
 	b := blockOf(key, p.blocks) * blockWords
-	w := p.words[b : b+blockWords : b+blockWords]
-	first := b * 64
-	prefetchWords(unsafe.Pointer(&p.words[0]), &first, 1)
+	w := (*[blockWords]uint64)(p.words[b : b+blockWords])
 	var off [maxK]uint64
 	blockedOffsets(key, p.k, &off)
+	all := uint64(1)
 	for _, q := range off[:p.k] {
-		if w[q>>6]&(1<<(q&63)) == 0 {
-			return false
-		}
+		all &= w[(q>>6)&(blockWords-1)] >> (q & 63)
 	}
-	return true
+	return all&1 != 0
 }
 
 // blockedFPR is the false-positive rate of a blocked filter of blocks

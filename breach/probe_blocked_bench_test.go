@@ -1,9 +1,11 @@
 package breach
 
 import (
+	"math/bits"
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // BenchmarkProbeBlocked compares a member or non-member lookup on a
@@ -18,6 +20,21 @@ import (
 // what the TLB and caches cover for a server holding one filter, so the
 // "only" sizes map the v2 file alone, as BenchmarkProbeAB maps v1 alone.
 //
+// Most variants look up the keys in order, independently of each other's
+// answers, so the CPU overlaps the misses of consecutive lookups. A server
+// does one lookup per request, with microseconds of other work between
+// two, so nothing overlaps there: the "Serial" variants make each lookup's
+// key index depend on the previous answer through data (j += 1 + found as
+// a number, no branch), so a lookup cannot start before the previous one's
+// line has arrived. floorSerial is the memory latency those are held to:
+// a dependent chain of single random line loads over the same mapping, the
+// next line computed from the loaded word, no bit tests. The metric
+// v2Serial/floorSerial is their ratio of on-CPU time.
+//
+// A serial chain is only as serial as its answer is a data dependency: the
+// early-exit probes (v2PrefetchEarly) decide a member's answer by branches
+// the CPU predicts, so v2PrefetchEarlySerial may still overlap members.
+//
 //	go test -run '^$' -bench ProbeBlocked -count 5 -timeout 60m ./breach
 func BenchmarkProbeBlocked(b *testing.B) {
 	for _, size := range []struct {
@@ -31,25 +48,32 @@ func BenchmarkProbeBlocked(b *testing.B) {
 			}
 			members := randomKeys(1<<16, 21)
 			nonMembers := randomKeys(1<<20, 22)
-			type variant struct {
-				name string
-				fn   func(key *[20]byte) bool
-			}
-			var fns []variant
+			var fns []blockRunner
 			if !size.v2only {
 				v1 := syntheticFilterVersion(b, size.n, members, FormatV1)
 				b.Logf("%s: v1 %d MiB k=%d", size.name, len(v1.data)>>20, v1.hdr.K)
 				fns = append(fns,
 					// What a server check calls: the probe inside the guard.
-					variant{"v1Lookup", func(k *[20]byte) bool { found, _ := v1.Lookup(*k); return found }},
+					independent("v1Lookup", func(k *[20]byte) bool { found, _ := v1.Lookup(*k); return found }),
 					// The bare probe, without the guard's fstat.
-					variant{"v1Contains", func(k *[20]byte) bool { return v1.ContainsSHA1(*k) }})
+					independent("v1Contains", func(k *[20]byte) bool { return v1.ContainsSHA1(*k) }))
 			}
 			v2 := syntheticFilterVersion(b, size.n, members, FormatV2)
 			b.Logf("%s: v2 %d MiB k=%d; mapped with 2 MiB pages: %s", size.name, len(v2.data)>>20, v2.hdr.K, filePmdMapped())
+			p := &v2.probe
+			v2Contains := func(k *[20]byte) bool { return v2.ContainsSHA1(*k) }
 			fns = append(fns,
-				variant{"v2Lookup", func(k *[20]byte) bool { found, _ := v2.Lookup(*k); return found }},
-				variant{"v2Contains", func(k *[20]byte) bool { return v2.ContainsSHA1(*k) }})
+				independent("v2Contains", v2Contains),
+				independent("v2PrefetchEarly", p.blockedPrefetchEarly),
+				independent("v2PrefetchAnd", p.blockedPrefetchAnd),
+				independent("v2LoadFirst", p.blockedLoadFirst),
+				serial("v2Serial", v2Contains),
+				serial("v2PrefetchEarlySerial", p.blockedPrefetchEarly),
+				serial("v2LoadFirstSerial", p.blockedLoadFirst),
+				floorSerial(p.words, p.blocks),
+				// Last, so its fstat per lookup pollutes the caches ahead of
+				// the v1 probe, as v1Lookup's does, not ahead of a v2 one.
+				independent("v2Lookup", func(k *[20]byte) bool { found, _ := v2.Lookup(*k); return found }))
 			for _, set := range []struct {
 				name string
 				keys [][20]byte
@@ -62,36 +86,101 @@ func BenchmarkProbeBlocked(b *testing.B) {
 					spent := make([]time.Duration, len(fns))
 					oncpu := make([]time.Duration, len(fns))
 					done := make([]int, len(fns))
-					mask := len(set.keys) - 1
-					hits := 0
-					j := 0
+					hits := make([]int, len(fns))
+					js := make([]int, len(fns))
 					for i := 0; i < b.N; {
 						v := (i / block) % len(fns)
 						n := min(block, b.N-i)
-						fn := fns[v].fn
 						t0, c0 := time.Now(), threadCPU()
-						for range n {
-							if fn(&set.keys[j&mask]) {
-								hits++
-							}
-							j++
-						}
+						h, j := fns[v].run(set.keys, js[v], n)
 						spent[v] += time.Since(t0)
 						oncpu[v] += threadCPU() - c0
+						hits[v] += h
+						js[v] = j
 						done[v] += n
 						i += n
 					}
-					if set.want && hits != b.N {
-						b.Fatalf("%d of %d members found", hits, b.N)
+					for v := range fns {
+						if fns[v].lookup && set.want && hits[v] != done[v] {
+							b.Fatalf("%s: %d of %d members found", fns[v].name, hits[v], done[v])
+						}
+					}
+					perOp := func(name string) float64 {
+						for v := range fns {
+							if fns[v].name == name && done[v] > 0 {
+								return float64(oncpu[v].Nanoseconds()) / float64(done[v])
+							}
+						}
+						return 0
 					}
 					for v := range fns {
 						if done[v] > 0 {
 							b.ReportMetric(float64(spent[v].Nanoseconds())/float64(done[v]), fns[v].name+"-ns")
-							b.ReportMetric(float64(oncpu[v].Nanoseconds())/float64(done[v]), fns[v].name+"-cpu-ns")
+							b.ReportMetric(perOp(fns[v].name), fns[v].name+"-cpu-ns")
 						}
+					}
+					if fl := perOp("floorSerial"); fl > 0 {
+						b.ReportMetric(perOp("v2Serial")/fl, "v2Serial/floorSerial")
 					}
 				})
 			}
 		})
 	}
+}
+
+// A blockRunner runs n lookups of keys starting at index j and returns
+// how many answered true and the index to go on from.
+type blockRunner struct {
+	name string
+	// lookup: run's count is of members found (floorSerial's is not).
+	lookup bool
+	run    func(keys [][20]byte, j, n int) (hits, next int)
+}
+
+// independent looks up consecutive keys; no lookup waits for another.
+func independent(name string, fn func(*[20]byte) bool) blockRunner {
+	return blockRunner{name: name, lookup: true, run: func(keys [][20]byte, j, n int) (int, int) {
+		mask := len(keys) - 1
+		hits := 0
+		for range n {
+			if fn(&keys[j&mask]) {
+				hits++
+			}
+			j++
+		}
+		return hits, j
+	}}
+}
+
+// serial makes each key index depend on the previous answer as data:
+// j += 1 + found, with found read as the byte it is (0 or 1), so the
+// compiler emits no branch on it.
+func serial(name string, fn func(*[20]byte) bool) blockRunner {
+	return blockRunner{name: name, lookup: true, run: func(keys [][20]byte, j, n int) (int, int) {
+		mask := len(keys) - 1
+		hits := 0
+		for range n {
+			found := fn(&keys[j&mask])
+			f := int(*(*uint8)(unsafe.Pointer(&found)))
+			hits += f
+			j += 1 + f
+		}
+		return hits, j
+	}}
+}
+
+// floorSerial chases single random cache lines through the filter's
+// words: the next block is a multiply-high of the loaded word (random in a
+// synthetic filter) mixed with the step, so each load waits for the one
+// before and the chain never falls into a short cycle.
+func floorSerial(words []uint64, blocks uint64) blockRunner {
+	var x uint64
+	return blockRunner{name: "floorSerial", run: func(_ [][20]byte, j, n int) (int, int) {
+		for range n {
+			blk, _ := bits.Mul64((x^uint64(j))*0x9e3779b97f4a7c15, blocks)
+			x = words[blk*blockWords]
+			j++
+		}
+		return 0, j
+	}}
 }
