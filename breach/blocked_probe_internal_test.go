@@ -17,6 +17,7 @@ func blockedVariants(p *probe) map[string]func(*[20]byte) bool {
 		"prefetchEarly": p.blockedPrefetchEarly,
 		"prefetchAnd":   p.blockedPrefetchAnd,
 		"loadFirst":     p.blockedLoadFirst,
+		"offsetsAnd":    p.blockedOffsetsAnd,
 	}
 }
 

@@ -28,8 +28,10 @@ import (
 // number and the word it loaded, no branch), so a lookup cannot start
 // before the previous one's line has arrived. floorSerial is the memory latency those are held to:
 // a dependent chain of single random line loads over the same mapping, the
-// next line computed from the loaded word, no bit tests. The metric
-// v2Serial/floorSerial is their ratio of on-CPU time.
+// next line computed from the loaded word, no bit tests; floorKeysSerial
+// is the same chain over the lines of the keys looked up. The metrics
+// v2Serial/floorSerial and v2Serial/floorKeysSerial are ratios of on-CPU
+// time.
 //
 //	go test -run '^$' -bench ProbeBlocked -count 5 -timeout 60m ./breach
 func BenchmarkProbeBlocked(b *testing.B) {
@@ -60,14 +62,26 @@ func BenchmarkProbeBlocked(b *testing.B) {
 			v2Contains := func(k *[20]byte) bool { return v2.ContainsSHA1(*k) }
 			fns = append(fns,
 				independent("v2Contains", v2Contains),
+				// ContainsSHA1 takes the key by value: the caller copies it
+				// with two overlapping 16-byte stores (bytes 0..15, 4..19),
+				// and the probe's 8-byte load of bytes 0..7 (the block
+				// index) straddles them. By the measurements such a load
+				// waits for the stores to retire, behind the previous
+				// lookup's miss, so v2Contains overlaps lookups no more
+				// than v2Serial does. v2ContainsDirect is the same probe
+				// on the caller's key, v2ContainsCopy on a copy.
+				independent("v2ContainsDirect", p.containsBlocked),
+				independent("v2ContainsCopy", func(k *[20]byte) bool { key := *k; return p.containsBlocked(&key) }),
 				independent("v2PrefetchEarly", p.blockedPrefetchEarly),
 				independent("v2PrefetchAnd", p.blockedPrefetchAnd),
+				independent("v2OffsetsAnd", p.blockedOffsetsAnd),
 				independent("v2LoadFirst", p.blockedLoadFirst),
 				serial("v2Serial", p, v2Contains),
 				serial("v2PrefetchEarlySerial", p, p.blockedPrefetchEarly),
-				serial("v2PrefetchAndSerial", p, p.blockedPrefetchAnd),
+				serial("v2OffsetsAndSerial", p, p.blockedOffsetsAnd),
 				serial("v2LoadFirstSerial", p, p.blockedLoadFirst),
 				floorSerial(p.words, p.blocks),
+				floorKeysSerial(p),
 				independent("v2Lookup", func(k *[20]byte) bool { found, _ := v2.Lookup(*k); return found }),
 				// The block after v2Lookup's (an fstat per lookup) runs
 				// slower: it is this variant, so that v2Contains and the
@@ -125,6 +139,9 @@ func BenchmarkProbeBlocked(b *testing.B) {
 					if fl := perOp("floorSerial"); fl > 0 {
 						b.ReportMetric(perOp("v2Serial")/fl, "v2Serial/floorSerial")
 					}
+					if fl := perOp("floorKeysSerial"); fl > 0 {
+						b.ReportMetric(perOp("v2Serial")/fl, "v2Serial/floorKeysSerial")
+					}
 				})
 			}
 		})
@@ -181,6 +198,23 @@ func serial(name string, p *probe, fn func(*[20]byte) bool) blockRunner {
 
 // serialZero is 0; a variable, so that w&serialZero is computed.
 var serialZero uint64
+
+// floorKeysSerial is serial without a probe: for the same keys in the
+// same order as the serial variants it loads the first word of the key's
+// block, and the next key index depends on that word. It touches the
+// lines a probe touches, with their reuse (65 536 members come round
+// again; floorSerial's random lines over the whole file rarely do), so
+// v2Serial/floorKeysSerial is what the probe costs above its one load.
+func floorKeysSerial(p *probe) blockRunner {
+	return blockRunner{name: "floorKeysSerial", run: func(keys [][20]byte, j, n int) (int, int) {
+		mask := len(keys) - 1
+		for range n {
+			w := p.words[blockOf(&keys[j&mask], p.blocks)*blockWords]
+			j += 1 + int(w&serialZero)
+		}
+		return 0, j
+	}}
+}
 
 // floorSerial chases single random cache lines through the filter's
 // words: the next block is a multiply-high of the loaded word (random in a

@@ -73,7 +73,14 @@ func (p *probe) blockedPrefetchEarly(key *[20]byte) bool {
 	return true
 }
 
-// blockedPrefetchAnd is containsBlocked with the prefetch call of
+// blockedOffsetsAnd computes the offsets into an array first (a call),
+// then AND-accumulates the k bits.
+func (p *probe) blockedOffsetsAnd(key *[20]byte) bool {
+	b := blockOf(key, p.blocks) * blockWords
+	return blockedAll(key, p.k, (*[blockWords]uint64)(p.words[b:b+blockWords]))
+}
+
+// blockedPrefetchAnd is blockedOffsetsAnd with the prefetch call of
 // blockedPrefetchEarly before the offsets.
 func (p *probe) blockedPrefetchAnd(key *[20]byte) bool {
 	b := blockOf(key, p.blocks) * blockWords
