@@ -77,6 +77,7 @@ func BenchmarkProbeBlocked(b *testing.B) {
 				independent("v2OffsetsAnd", p.blockedOffsetsAnd),
 				independent("v2LoadFirst", p.blockedLoadFirst),
 				serial("v2Serial", p, v2Contains),
+				serial("v2DirectSerial", p, p.containsBlocked),
 				serial("v2PrefetchEarlySerial", p, p.blockedPrefetchEarly),
 				serial("v2OffsetsAndSerial", p, p.blockedOffsetsAnd),
 				serial("v2LoadFirstSerial", p, p.blockedLoadFirst),
