@@ -82,7 +82,10 @@ func blockedPositions(key *[20]byte, blocks, k uint64, pos *[maxK]uint64) {
 // a few instructions after the block index is known, with no prefetch
 // call and no offsets array in between; all k loads go to that one line.
 // BenchmarkProbeBlocked measures it against the early-exit probe with a
-// prefetch and the other variants in probe_variants_test.go.
+// prefetch and the other variants in probe_variants_test.go: as fast as
+// the prefetching probe, faster than offsets computed first, and on a
+// full-size filter a lookup with nothing to overlap it costs one memory
+// access (BENCHMARKS.md).
 func (p *probe) containsBlocked(key *[20]byte) bool {
 	b := blockOf(key, p.blocks) * blockWords
 	w := (*[blockWords]uint64)(p.words[b : b+blockWords])
