@@ -26,14 +26,15 @@ import (
 // two, so nothing overlaps there: the "Serial" variants make each lookup's
 // key index depend on the previous lookup through data (its answer as a
 // number and the word it loaded, no branch), so a lookup cannot start
-// before the previous one's line has arrived. floorSerial is the memory latency those are held to:
-// a dependent chain of single random line loads over the same mapping, the
-// next line computed from the loaded word, no bit tests; floorKeysSerial
-// is the same chain over the lines of the keys looked up. The metrics
-// v2Serial/floorSerial and v2Serial/floorKeysSerial are ratios of on-CPU
-// time.
+// before the previous one's line has arrived. floorSerial is the memory
+// latency those are held to: a dependent chain of single random line
+// loads over the same mapping, the next line computed from the loaded
+// word, no bit tests; floorKeysSerial is the same chain over the lines of
+// the keys looked up. The metrics v2Serial/floorSerial and
+// v2Serial/floorKeysSerial are ratios of on-CPU time.
 //
 //	go test -run '^$' -bench ProbeBlocked -count 5 -timeout 60m ./breach
+//	go test -run '^$' -bench 'ProbeBlocked/2000M-v2only' -benchtime 3000000x -count 5 -timeout 60m -v ./breach
 func BenchmarkProbeBlocked(b *testing.B) {
 	for _, size := range []struct {
 		name   string
