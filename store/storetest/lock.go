@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -247,38 +246,12 @@ func testLock_ConcurrentLock(t *testing.T, open Open) {
 	mustAddLock(t, db, "alice@example.com", lockToken("once", T0, time.Hour))
 	_, audit0 := depthAndAudit(t, db)
 
-	const n = 50
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = db.LockAccount(ctx, "alice@example.com", hashOf("once"), T0,
-				T0.Add(time.Duration(i+1)*time.Hour), audited(safereset.AuditAction("account.locked")))
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("goroutines %d and %d both locked with one token", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, safereset.ErrTokenInvalid):
-			t.Errorf("goroutine %d: err = %v, want ErrTokenInvalid", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no goroutine locked the account")
-	}
+	errs := race(50, func(i int) error {
+		_, err := db.LockAccount(ctx, "alice@example.com", hashOf("once"), T0,
+			T0.Add(time.Duration(i+1)*time.Hour), audited(safereset.AuditAction("account.locked")))
+		return err
+	})
+	winner := oneWinner(t, errs, "locked the account")
 	u, _ := db.UserByEmail(ctx, "alice@example.com")
 	if want := T0.Add(time.Duration(winner+1) * time.Hour); !u.LockedUntil.Equal(want) {
 		t.Errorf("stored LockedUntil %v, want the winner's %v", u.LockedUntil, want)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -331,37 +330,11 @@ func testTokens_ConcurrentReset(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 	mustRequest(t, db, "alice@example.com", "once", T0.Add(time.Hour))
 
-	const n = 50
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), T0)
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("goroutines %d and %d both reset the password", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, safereset.ErrTokenInvalid):
-			t.Errorf("goroutine %d: err = %v, want ErrTokenInvalid", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no goroutine reset the password")
-	}
+	errs := race(50, func(i int) error {
+		_, err := db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), T0)
+		return err
+	})
+	winner := oneWinner(t, errs, "reset the password")
 	u, _ := db.UserByEmail(ctx, "alice@example.com")
 	if want := fmt.Sprint("$argon2id$", winner); u.PasswordHash != want {
 		t.Errorf("stored hash %q, want the winner's %q", u.PasswordHash, want)
@@ -377,23 +350,12 @@ func testTokens_ConcurrentRequests(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 
 	const n = 20
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			tok := fmt.Sprint("c", i)
-			_, errs[i] = db.RequestReset(ctx, "alice@example.com",
-				safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken(tok))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := race(n, func(i int) error {
+		tok := fmt.Sprint("c", i)
+		_, err := db.RequestReset(ctx, "alice@example.com",
+			safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken(tok))
+		return err
+	})
 
 	valid := 0
 	for i := range n {
