@@ -59,17 +59,27 @@ func (db *DB) CreateAPIKey(ctx context.Context, k safereset.APIKey, effects ...s
 // APIKeyByHash returns the key whose SHA-256 is hash, revoked or not, or
 // safereset.ErrAPIKeyNotFound. The caller decides what a revoked key means.
 func (db *DB) APIKeyByHash(ctx context.Context, hash [32]byte) (safereset.APIKey, error) {
-	var rec apiKeyRecord
+	var k safereset.APIKey
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		id := tx.Bucket([]byte(bucketAPIKeyHashes)).Get(hash[:])
 		if id == nil {
 			return safereset.ErrAPIKeyNotFound
 		}
-		ok, err := getJSON(tx.Bucket([]byte(bucketAPIKeys)), id, &rec)
-		if err != nil {
-			return err
+		raw := tx.Bucket([]byte(bucketAPIKeys)).Get(id)
+		if raw == nil {
+			return fmt.Errorf("api key hash index is inconsistent")
 		}
-		if !ok || rec.Hash != hash {
+		if m, ok := db.apiKeys.get(id, raw); ok {
+			k = m
+		} else {
+			var rec apiKeyRecord
+			if err := jsonUnmarshal(raw, &rec); err != nil {
+				return err
+			}
+			k = rec.key()
+			db.apiKeys.put(id, raw, k)
+		}
+		if k.Hash != hash {
 			return fmt.Errorf("api key hash index is inconsistent")
 		}
 		return nil
@@ -77,7 +87,7 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash [32]byte) (safereset.APIKey
 	if err != nil {
 		return safereset.APIKey{}, fmt.Errorf("store: api key by hash: %w", err)
 	}
-	return rec.key(), nil
+	return k, nil
 }
 
 // ListAPIKeys returns every key, revoked ones included, by CreatedAt then

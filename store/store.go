@@ -87,6 +87,8 @@ type DB struct {
 	commits *committer
 	// history is --password-history (see KeepPasswordHistory).
 	history atomic.Int32
+	// apiKeys spares APIKeyByHash a JSON decode per request.
+	apiKeys apiKeyMemo
 }
 
 var _ safereset.Store = (*DB)(nil)
