@@ -3,8 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest request body the reset routes read (ER413 above).
@@ -18,60 +17,164 @@ type field struct {
 
 // decodeObject decodes body strictly: it must be exactly one JSON object
 // with no repeated key. Keys match exactly (no case folding, unlike
-// encoding/json's struct decoding). Anything else decodes as every field
-// missing. Unknown members are ignored.
+// encoding/json's struct decoding) after unescaping, as encoding/json
+// unescapes them. Anything else decodes as every field missing. Unknown
+// members are ignored.
+//
+// It runs on every rejection, so it does not build tokens: json.Valid
+// checks the syntax without allocating, and the walk below then relies on
+// it. Strings with an escape or invalid UTF-8 are unquoted by
+// encoding/json so their text is exactly what it gives.
 func decodeObject(body []byte, names ...string) map[string]field {
-	fields := make(map[string]field, len(names))
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return fields
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' || !json.Valid(body) {
+		return map[string]field{}
 	}
-	seen := make(map[string]struct{})
 	got := make(map[string]field, len(names))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fields
+	var keys seenKeys
+	i = skipSpace(body, i+1)
+	if body[i] == '}' {
+		return got
+	}
+	for {
+		end, esc := stringEnd(body, i)
+		key, ok := unquote(body[i:end], esc)
+		if !ok || keys.seen(key) {
+			return map[string]field{}
 		}
-		key, isKey := tok.(string)
-		if !isKey {
-			return fields
-		}
-		if _, dup := seen[key]; dup {
-			return fields
-		}
-		seen[key] = struct{}{}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fields
-		}
-		if !wanted(key, names) {
-			continue
-		}
-		var f field
-		if len(raw) > 0 && raw[0] == '"' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return fields
+		i = skipSpace(body, skipSpace(body, end)+1) // past the ':'
+		start := i
+		i = valueEnd(body, i)
+		if wanted(key, names) {
+			var f field
+			if body[start] == '"' {
+				s, ok := unquote(body[start:i], bytes.IndexByte(body[start:i], '\\') >= 0)
+				if !ok {
+					return map[string]field{}
+				}
+				f.isStr, f.str = true, string(s)
 			}
-			f.isStr, f.str = true, s
+			got[string(key)] = f
 		}
-		got[key] = f
+		i = skipSpace(body, i)
+		if body[i] == '}' {
+			return got
+		}
+		i = skipSpace(body, i+1) // past the ','
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return fields
-	}
-	// Exactly one value: trailing data ("{} {}" or "{}x") is not an object.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fields
-	}
-	return got
 }
 
-func wanted(key string, names []string) bool {
+// seenKeys finds repeated keys: a short list for the usual few members,
+// a map once a body has many, so a 16 KiB body of tiny members stays
+// linear.
+type seenKeys struct {
+	list [][]byte
+	set  map[string]struct{}
+}
+
+func (s *seenKeys) seen(key []byte) bool {
+	if s.set != nil {
+		if _, dup := s.set[string(key)]; dup {
+			return true
+		}
+		s.set[string(key)] = struct{}{}
+		return false
+	}
+	for _, k := range s.list {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	s.list = append(s.list, key)
+	if len(s.list) > 16 {
+		s.set = make(map[string]struct{}, 2*len(s.list))
+		for _, k := range s.list {
+			s.set[string(k)] = struct{}{}
+		}
+		s.list = nil
+	}
+	return false
+}
+
+// unquote returns the text of the JSON string quoted (quotes included). A
+// plain one is its own bytes; one with an escape or invalid UTF-8 goes
+// through encoding/json, which replaces bad bytes and lone surrogates with
+// U+FFFD.
+func unquote(quoted []byte, esc bool) ([]byte, bool) {
+	inner := quoted[1 : len(quoted)-1]
+	if !esc && utf8.Valid(inner) {
+		return inner, true
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] (a
+// '"') and whether it holds an escape. b is valid JSON.
+func stringEnd(b []byte, i int) (int, bool) {
+	esc := false
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			esc = true
+			i++
+		case '"':
+			return i + 1, esc
+		}
+	}
+	return i, esc
+}
+
+// valueEnd returns the index just past the value starting at b[i]. b is
+// valid JSON.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		end, _ := stringEnd(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i, _ = stringEnd(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // a number, true, false or null
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+func wanted(key []byte, names []string) bool {
 	for _, n := range names {
-		if key == n {
+		if string(key) == n {
 			return true
 		}
 	}
