@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
@@ -28,8 +26,9 @@ func newEnvelope(codes safereset.Codes) envelope {
 // writeEnvelope answers with every code in codes at once, under the status
 // the catalog gives them, and records the codes for logs and metrics.
 func writeEnvelope(c *fiber.Ctx, codes safereset.Codes) error {
-	setCodes(c, codes)
-	body, err := json.Marshal(newEnvelope(codes))
+	sorted := codes.Sorted()
+	c.Locals(localsCodes, sorted)
+	body, err := encodeEnvelope(codes, sorted)
 	if err != nil {
 		return err
 	}
