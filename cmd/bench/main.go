@@ -1,11 +1,14 @@
 // Command bench is the load bench: it builds the real safereset binary,
 // starts it on loopback with a fresh data dir next to a bare Fiber
-// endpoint, drives both with vegeta (interleaved A/B rounds) and prints,
-// per path, throughput, latency quantiles, server CPU per request and the
-// ratio to the bound that path can reach on this machine. See BENCHMARKS.md.
+// endpoint, drives both (interleaved A/B rounds; the rejection and range
+// paths with internal/loadgen, or vegeta with --gen vegeta; the success and
+// POST paths with vegeta) and prints, per path, throughput, latency
+// quantiles, server and generator CPU per request and the ratio to the
+// bound that path can reach on this machine. See BENCHMARKS.md.
 //
 //	go run ./cmd/bench --quick   # under a minute
 //	go run ./cmd/bench           # the full run, under ten minutes
+//	go run ./cmd/bench --range [--quick] [--pin]  # the range API
 //	go run ./cmd/bench --replicas [--quick]   # 1 against 3 replicas on PostgreSQL
 //
 // It never fails on a number: it prints each target as met or missed. It
