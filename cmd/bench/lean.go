@@ -130,3 +130,13 @@ func (b *bench) genDescription() string {
 	}
 	return fmt.Sprintf("load generator (rejection and range paths): %s, %s", g, where)
 }
+
+// columnsNote explains the latency and CPU columns of the tables the
+// generator drives.
+func (b *bench) columnsNote() string {
+	from := "each request's scheduled time; \"late\" is the generator's own delay in sending, p99/max ms"
+	if b.cfg.gen == genVegeta {
+		from = "each request's send (vegeta's own measure); no \"late\" column"
+	}
+	return "(p50/p99/p99.9 count from " + from + ";\nCPU columns are CPU seconds per 1,000 requests: the server's, the bare endpoint's,\nthe generator's in the closed loop and in the open one.)\n\n"
+}

@@ -363,7 +363,7 @@ func (b *bench) checkWrong(name string, r run) error {
 
 func (b *bench) rejections() error {
 	fmt.Fprintf(b.out, "Rejection paths: closed loop at %d connections for the peak (A/B interleaved with the bare endpoint),\nthen an open-loop run at 80%% of safereset's peak for the latency quantiles.\n\n", b.cfg.conns)
-	fmt.Fprintf(b.out, "(p50/p99/p99.9 count from each request's scheduled time; \"late\" is the generator's own delay in sending,\np99/max ms; CPU columns are CPU seconds per 1,000 requests: the server's, the bare endpoint's,\nthe generator's in the closed loop and in the open one.)\n\n")
+	fmt.Fprint(b.out, b.columnsNote())
 	fmt.Fprintf(b.out, "%-36s %9s %9s %7s | %7s %7s %7s %11s | %9s %9s %9s\n", "path", "req/s", "bare", "ratio", "p50 ms", "p99 ms", "p99.9", "late", "CPU s/1k", "bare CPU", "gen closed/open")
 	for _, s := range b.scenarios() {
 		p := b.sr

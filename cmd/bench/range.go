@@ -82,7 +82,7 @@ func (b *bench) rangeBench(work string) error {
 	fmt.Fprintf(b.out, "Range API: %d prefixes of %d hashes, random prefix per request; closed loop at %d connections for the peak\n"+
 		"(A/B interleaved with the bare endpoint sending a body of the same size), then open loop at 80%% of the peak.\n\n",
 		b.cfg.rangePrefixes, rangePerPrefix, b.cfg.conns)
-	fmt.Fprintf(b.out, "(p50/p99/p99.9 count from each request's scheduled time; \"late\" is the generator's own delay in sending,\np99/max ms; CPU columns are CPU seconds per 1,000 requests: the server's, the bare endpoint's,\nthe generator's in the closed loop and in the open one.)\n\n")
+	fmt.Fprint(b.out, b.columnsNote())
 	fmt.Fprintf(b.out, "%-22s %9s %9s %7s | %7s %7s %7s %11s | %9s %9s %9s\n", "answer", "req/s", "bare", "ratio", "p50 ms", "p99 ms", "p99.9", "late", "CPU s/1k", "bare CPU", "gen closed/open")
 	for _, padded := range []bool{false, true} {
 		name := "plain"
