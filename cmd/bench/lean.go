@@ -136,7 +136,7 @@ func (b *bench) genDescription() string {
 func (b *bench) columnsNote() string {
 	from := "each request's scheduled time; \"late\" is the generator's own delay in sending, p99/max ms"
 	if b.cfg.gen == genVegeta {
-		from = "each request's send (vegeta's own measure); no \"late\" column"
+		from = "each request's send (vegeta's own measure); \"late\" is n/a"
 	}
 	return "(p50/p99/p99.9 count from " + from + ";\nCPU columns are CPU seconds per 1,000 requests: the server's, the bare endpoint's,\nthe generator's in the closed loop and in the open one.)\n\n"
 }
