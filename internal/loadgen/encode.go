@@ -29,6 +29,11 @@ func Encode(method, rawURL string, hdr http.Header, body []byte) (req []byte, ad
 	if method == "" {
 		return nil, "", errors.New("loadgen: empty method")
 	}
+	if method == http.MethodHead {
+		// An answer to HEAD announces a length it does not send; the
+		// reader frames every answer by its Content-Length.
+		return nil, "", errors.New("loadgen: HEAD is not supported")
+	}
 	target := u.RequestURI()
 	b := make([]byte, 0, 256+len(body))
 	b = append(b, method...)

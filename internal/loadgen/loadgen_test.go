@@ -97,6 +97,9 @@ func TestEncode_IsARequestNetHTTPReads(t *testing.T) {
 			t.Errorf("Encode(%q) accepted", bad)
 		}
 	}
+	if _, _, err := Encode("HEAD", "http://127.0.0.1:1/", nil, nil); err == nil {
+		t.Error("HEAD accepted")
+	}
 	if _, _, err := Encode("GET", "http://127.0.0.1:1/", http.Header{"Content-Length": {"3"}}, nil); err == nil {
 		t.Error("a Content-Length header of the caller was accepted")
 	}
