@@ -140,3 +140,29 @@ func (b *bench) columnsNote() string {
 	}
 	return "(p50/p99/p99.9 count from " + from + ";\nCPU columns are CPU seconds per 1,000 requests: the server's, the bare endpoint's,\nthe generator's in the closed loop and in the open one.)\n\n"
 }
+
+// openRate is the open-loop rate after a closed-loop peak: 80% of it, or
+// --open-rate.
+func (b *bench) openRate(peak run) int {
+	if b.cfg.openRate > 0 {
+		return b.cfg.openRate
+	}
+	return max(1, int(0.8*peak.rps()))
+}
+
+func (b *bench) openRateName() string {
+	if b.cfg.openRate > 0 {
+		return fmt.Sprintf("%d req/s (--open-rate)", b.cfg.openRate)
+	}
+	return "80% of peak"
+}
+
+// p99Target records a p99 target; at a rate --open-rate set it is shown
+// but not judged, since the target is defined at 80% of the peak.
+func (b *bench) p99Target(ok bool, format string, args ...any) {
+	if b.cfg.openRate == 0 {
+		b.target(ok, format, args...)
+		return
+	}
+	b.targets = append(b.targets, "info   "+fmt.Sprintf(format, args...))
+}

@@ -112,3 +112,26 @@ func TestLeanAttack_RefusesTwoAddresses(t *testing.T) {
 		t.Fatal("targets on two servers accepted")
 	}
 }
+
+func TestOpenRate_SetRateIsShownNotJudged(t *testing.T) {
+	peak := run{n: 1000, wall: time.Second}
+	b := &bench{}
+	if got := b.openRate(peak); got != 800 {
+		t.Fatalf("default open rate %d, want 80%% of 1000", got)
+	}
+	b.p99Target(false, "p99 at %s", b.openRateName())
+	if b.checks != 1 || b.missed != 1 {
+		t.Fatalf("at 80%% of peak the p99 target is judged: checks %d missed %d", b.checks, b.missed)
+	}
+	b = &bench{cfg: config{openRate: 250}}
+	if got := b.openRate(peak); got != 250 {
+		t.Fatalf("--open-rate 250 gave %d", got)
+	}
+	b.p99Target(false, "p99 at %s", b.openRateName())
+	if b.checks != 0 || b.missed != 0 || len(b.targets) != 1 || !strings.HasPrefix(b.targets[0], "info") || !strings.Contains(b.targets[0], "250 req/s") {
+		t.Fatalf("a set rate's p99 was judged: %+v", b)
+	}
+	if _, err := parseFlags([]string{"--open-rate", "-1"}, io.Discard); err == nil {
+		t.Fatal("negative --open-rate accepted")
+	}
+}
