@@ -157,6 +157,15 @@ func (b *bench) openRateName() string {
 	return "80% of peak"
 }
 
+// targetRate names the rate a p99 target is defined at when the run used
+// another one.
+func (b *bench) targetRate() string {
+	if b.cfg.openRate > 0 {
+		return " at 80% of peak"
+	}
+	return ""
+}
+
 // p99Target records a p99 target; at a rate --open-rate set it is shown
 // but not judged, since the target is defined at 80% of the peak.
 func (b *bench) p99Target(ok bool, format string, args ...any) {
