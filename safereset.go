@@ -279,6 +279,9 @@ type QuickChecker interface {
 
 // FilterInfo describes the loaded breach filter for /readyz and metrics.
 type FilterInfo struct {
+	// Version is the file's format version: 1 (bloom/v3 layout) or 2
+	// (blocked, one cache line a lookup).
+	Version   uint32    `json:"version"`
 	Elements  uint64    `json:"elements"`
 	Bits      uint64    `json:"bits"`
 	K         uint64    `json:"k"`

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
-	"unsafe"
 )
 
 // Format version 2, the blocked layout (FORMAT.md): the filter is an array
@@ -75,21 +74,50 @@ func blockedPositions(key *[20]byte, blocks, k uint64, pos *[maxK]uint64) {
 	}
 }
 
-// containsBlocked is the v2 membership test: one cache line, prefetched
-// while the offsets are computed, then k bits of it with an early exit.
+// containsBlocked is the v2 membership test: the k bits of one cache line,
+// AND-accumulated without a branch, so there is no early-exit branch to
+// mispredict (for a non-member of a half-full block each bit test is a
+// coin flip). For k ≤ 10 the bit offsets are shifts of two words of the
+// key, computed in registers next to the loads, so the line is requested
+// a few instructions after the block index is known, with no prefetch
+// call and no offsets array in between; all k loads go to that one line.
+// BenchmarkProbeBlocked measures it against the early-exit probe with a
+// prefetch and the other variants in probe_variants_test.go: as fast as
+// the prefetching probe, faster than offsets computed first, and on a
+// full-size filter a lookup with nothing to overlap it costs one memory
+// access (BENCHMARKS.md).
 func (p *probe) containsBlocked(key *[20]byte) bool {
 	b := blockOf(key, p.blocks) * blockWords
-	w := p.words[b : b+blockWords : b+blockWords]
-	first := b * 64
-	prefetchWords(unsafe.Pointer(&p.words[0]), &first, 1)
-	var off [maxK]uint64
-	blockedOffsets(key, p.k, &off)
-	for _, q := range off[:p.k] {
-		if w[q>>6]&(1<<(q&63)) == 0 {
-			return false
+	w := (*[blockWords]uint64)(p.words[b : b+blockWords])
+	if p.k > 10 {
+		return blockedAll(key, p.k, w)
+	}
+	w0 := binary.BigEndian.Uint64(key[8:16])
+	all := uint64(1)
+	for i := range min(p.k, 7) {
+		q := w0 >> (9 * i)
+		all &= w[(q>>6)&(blockWords-1)] >> (q & 63)
+	}
+	if p.k > 7 {
+		w1 := uint64(binary.BigEndian.Uint32(key[16:20]))
+		for i := range p.k - 7 {
+			q := w1 >> (9 * i)
+			all &= w[(q>>6)&(blockWords-1)] >> (q & 63)
 		}
 	}
-	return true
+	return all&1 != 0
+}
+
+// blockedAll reports whether all k bits of key are set in its block w,
+// for any k (the offsets past the tenth come from the murmur hashes).
+func blockedAll(key *[20]byte, k uint64, w *[blockWords]uint64) bool {
+	var off [maxK]uint64
+	blockedOffsets(key, k, &off)
+	all := uint64(1)
+	for _, q := range off[:k] {
+		all &= w[(q>>6)&(blockWords-1)] >> (q & 63)
+	}
+	return all&1 != 0
 }
 
 // blockedFPR is the false-positive rate of a blocked filter of blocks

@@ -329,6 +329,7 @@ func (c *Checker) Info() safereset.FilterInfo {
 	l := c.cur.Load()
 	h := l.f.Header()
 	return safereset.FilterInfo{
+		Version:   h.Version,
 		Elements:  h.N,
 		Bits:      h.M,
 		K:         h.K,

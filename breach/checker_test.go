@@ -128,9 +128,13 @@ func TestChecker_InfoAndClose(t *testing.T) {
 	c := breach.NewChecker(mustOpen(t, path), breach.CheckerOptions{Now: func() time.Time { return at }})
 	info := c.Info()
 	h := rep.Header
-	if info.Elements != 3 || info.Bits != h.M || info.K != h.K || info.TargetFPR != breach.DefaultFPR ||
+	if info.Version != breach.FormatV2 || h.Version != breach.FormatV2 || info.Elements != 3 || info.Bits != h.M || info.K != h.K || info.TargetFPR != breach.DefaultFPR ||
 		!info.LoadedAt.Equal(at) || !info.BuiltAt.Equal(h.BuiltAt) || info.Source != "three" || info.Path != path {
 		t.Fatalf("Info = %+v, header %+v", info, h)
+	}
+	v1, _ := mustBuild(t, breach.BuildOptions{Inputs: []string{hibpFile(t, "a")}, Version: breach.FormatV1})
+	if v := breach.NewChecker(mustOpen(t, v1), breach.CheckerOptions{}).Info().Version; v != breach.FormatV1 {
+		t.Fatalf("Info of a version 1 file: version %d", v)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

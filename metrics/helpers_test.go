@@ -27,6 +27,7 @@ var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // false-positive rate: m = ceil(-n ln p / ln²2) = 14378 bits and
 // k = ceil(m/n ln 2) = 10 hash functions.
 var smallFilter = safereset.FilterInfo{
+	Version:   2,
 	Elements:  1000,
 	Bits:      14378,
 	K:         10,

@@ -168,6 +168,7 @@ func New(src Sources) *Metrics {
 		// (promtool check metrics refuses a "_bits" name).
 		gauge("safereset_breach_filter_size_bytes", "Size of the loaded breach filter's bit array (m/8).", func(i safereset.FilterInfo) float64 { return float64(i.Bits) / 8 })
 		gauge("safereset_breach_filter_hashes", "Hash functions (k) of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return float64(i.K) })
+		gauge("safereset_breach_filter_format_version", "Format version of the loaded breach filter file (1 bloom/v3 layout, 2 blocked).", func(i safereset.FilterInfo) float64 { return float64(i.Version) })
 		gauge("safereset_breach_filter_target_fpr", "Target false-positive rate of the loaded breach filter.", func(i safereset.FilterInfo) float64 { return i.TargetFPR })
 		gauge("safereset_breach_filter_loaded_timestamp_seconds", "When the breach filter was loaded (Unix time).", func(i safereset.FilterInfo) float64 { return unix(i.LoadedAt) })
 		gauge("safereset_breach_filter_built_timestamp_seconds", "When the loaded breach filter was built (Unix time).", func(i safereset.FilterInfo) float64 { return unix(i.BuiltAt) })

@@ -234,6 +234,7 @@ func TestMetrics_SourceGauges(t *testing.T) {
 		{"safereset_breach_filter_elements", 1000},
 		{"safereset_breach_filter_size_bytes", 14378.0 / 8},
 		{"safereset_breach_filter_hashes", 10},
+		{"safereset_breach_filter_format_version", 2},
 		{"safereset_breach_filter_target_fpr", 0.001},
 		{"safereset_breach_filter_loaded_timestamp_seconds", float64(epoch.Add(-time.Hour).Unix())},
 		{"safereset_breach_filter_built_timestamp_seconds", float64(epoch.Add(-240 * time.Hour).Unix())},

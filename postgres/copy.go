@@ -27,33 +27,14 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		}
 		rows, _ = tx.Query(ctx, `SELECT hash, user_id, created_at, expires_at FROM reset_tokens ORDER BY created_at, seq`)
 		if d.Tokens, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.ResetToken, error) {
-			var (
-				t    safereset.ResetToken
-				hash []byte
-			)
-			if err := r.Scan(&hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt); err != nil {
-				return t, err
-			}
-			t.Hash = [32]byte(hash)
-			t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
-			return t, nil
+			t, err := scanTokenRow(r)
+			return safereset.ResetToken{Hash: t.Hash, UserID: t.UserID, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}, err
 		}); err != nil {
 			return err
 		}
 		// Only live lock tokens are carried: an expired one can never lock.
 		rows, _ = tx.Query(ctx, `SELECT hash, user_id, created_at, expires_at FROM lock_tokens WHERE expires_at > $1 ORDER BY created_at, hash`, ts(db.now()))
-		if d.LockTokens, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (safereset.LockToken, error) {
-			var (
-				t    safereset.LockToken
-				hash []byte
-			)
-			if err := r.Scan(&hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt); err != nil {
-				return t, err
-			}
-			t.Hash = [32]byte(hash)
-			t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
-			return t, nil
-		}); err != nil {
+		if d.LockTokens, err = pgx.CollectRows(rows, scanTokenRow); err != nil {
 			return err
 		}
 		rows, _ = tx.Query(ctx, `SELECT id, name, hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id`)
@@ -71,6 +52,21 @@ func (db *DB) Export(ctx context.Context) (safereset.Dump, error) {
 		return safereset.Dump{}, fmt.Errorf("postgres: export: %w", err)
 	}
 	return d, nil
+}
+
+// scanTokenRow reads the columns reset_tokens and lock_tokens share (hash,
+// user_id, created_at, expires_at); a LockToken holds exactly those.
+func scanTokenRow(r pgx.CollectableRow) (safereset.LockToken, error) {
+	var (
+		t    safereset.LockToken
+		hash []byte
+	)
+	if err := r.Scan(&hash, &t.UserID, &t.CreatedAt, &t.ExpiresAt); err != nil {
+		return safereset.LockToken{}, err
+	}
+	t.Hash = [32]byte(hash)
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+	return t, nil
 }
 
 // Import writes d into an empty database in one transaction, keeping every

@@ -125,6 +125,16 @@ func (db *DB) writeEffects(ctx context.Context, tx pgx.Tx, e safereset.Effects) 
 	return err
 }
 
+// writeUserEffects renders effects for u and writes them in tx: the last
+// step of every transaction that changes one user.
+func (db *DB) writeUserEffects(ctx context.Context, tx pgx.Tx, u safereset.User, effects []safereset.EffectsFunc) error {
+	e, err := renderEffects(u, effects)
+	if err != nil {
+		return err
+	}
+	return db.writeEffects(ctx, tx, e)
+}
+
 // Record implements safereset.Store.
 func (db *DB) Record(ctx context.Context, e safereset.Effects) error {
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return db.writeEffects(ctx, tx, e) }); err != nil {

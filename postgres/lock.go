@@ -56,12 +56,9 @@ func (db *DB) AddLockToken(ctx context.Context, emailKey string, lt safereset.Lo
 		lt.CreatedAt = now
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		id, err := lockUser(ctx, tx, emailKey)
+		id, err := lockUser(ctx, tx, emailKey, safereset.ErrUserNotFound)
 		if err != nil {
 			return err
-		}
-		if id == 0 {
-			return safereset.ErrUserNotFound
 		}
 		_, err = tx.Exec(ctx, `WITH `+storeLockTokenSQL("$1", "$2", 3)+` SELECT 1`,
 			append([]any{id, now}, lockTokenArgs(lt)...)...)
@@ -76,15 +73,7 @@ func (db *DB) AddLockToken(ctx context.Context, emailKey string, lt safereset.Lo
 // CheckLockToken reports whether the lock token is valid for emailKey at
 // now.
 func (db *DB) CheckLockToken(ctx context.Context, emailKey string, hash [32]byte, now time.Time) error {
-	var expires time.Time
-	err := db.pool.QueryRow(ctx, `SELECT t.expires_at FROM lock_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1 AND u.email_key = $2`, hash[:], emailKey).Scan(&expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = safereset.ErrTokenInvalid
-	} else if err == nil && !ts(now).Before(expires) {
-		err = safereset.ErrTokenExpired
-	}
-	if err != nil {
+	if err := db.checkTokenIn(ctx, "lock_tokens", emailKey, hash, now); err != nil {
 		return fmt.Errorf("postgres: check lock token: %w", err)
 	}
 	return nil
@@ -99,12 +88,9 @@ func (db *DB) LockAccount(ctx context.Context, emailKey string, hash [32]byte, n
 	now, until = ts(now), ts(until)
 	var u safereset.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		id, err := lockUser(ctx, tx, emailKey)
+		id, err := lockUser(ctx, tx, emailKey, safereset.ErrTokenInvalid)
 		if err != nil {
 			return err
-		}
-		if id == 0 {
-			return safereset.ErrTokenInvalid
 		}
 		u, err = scanUser(tx.QueryRow(ctx, `WITH tok AS (
 				DELETE FROM lock_tokens WHERE hash = $2 AND user_id = $1 AND expires_at > $3 RETURNING 1
@@ -128,11 +114,7 @@ func (db *DB) LockAccount(ctx context.Context, emailKey string, hash [32]byte, n
 		if err != nil {
 			return err
 		}
-		e, err := renderEffects(u, effects)
-		if err != nil {
-			return err
-		}
-		return db.writeEffects(ctx, tx, e)
+		return db.writeUserEffects(ctx, tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("postgres: lock account: %w", err)
@@ -149,7 +131,7 @@ func (db *DB) UnlockAccount(ctx context.Context, emailKey string, effects ...saf
 	var u safereset.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
+		u, err = lockUserRow(ctx, tx, emailKey)
 		if err != nil || u.LockedUntil.IsZero() {
 			return err
 		}
@@ -161,11 +143,7 @@ func (db *DB) UnlockAccount(ctx context.Context, emailKey string, effects ...saf
 		if !wasLocked {
 			return nil
 		}
-		e, err := renderEffects(u, effects)
-		if err != nil {
-			return err
-		}
-		return db.writeEffects(ctx, tx, e)
+		return db.writeUserEffects(ctx, tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("postgres: unlock account: %w", err)

@@ -37,7 +37,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 	found := false
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		found = false
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
+		u, err := lockUserRow(ctx, tx, emailKey)
 		if err == nil && u.Locked(tok.CreatedAt) {
 			// A locked account ("this wasn't me") answers and costs
 			// exactly what an unknown address does.
@@ -91,18 +91,26 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 
 // CheckToken reports whether the token is valid for emailKey at now.
 func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error {
-	var expires time.Time
-	err := db.pool.QueryRow(ctx, `SELECT t.expires_at FROM reset_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1 AND u.email_key = $2`, tokenHash[:], emailKey).Scan(&expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = safereset.ErrTokenInvalid
-	} else if err == nil && !ts(now).Before(expires) {
-		err = safereset.ErrTokenExpired
-	}
-	if err != nil {
+	if err := db.checkTokenIn(ctx, "reset_tokens", emailKey, tokenHash, now); err != nil {
 		return fmt.Errorf("postgres: check token: %w", err)
 	}
 	return nil
+}
+
+// checkTokenIn reports whether the token with hash in table (reset_tokens
+// or lock_tokens, which share their hash, user_id and expires_at columns)
+// belongs to emailKey and is live at now.
+func (db *DB) checkTokenIn(ctx context.Context, table, emailKey string, hash [32]byte, now time.Time) error {
+	var expires time.Time
+	err := db.pool.QueryRow(ctx, `SELECT t.expires_at FROM `+table+` t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = $1 AND u.email_key = $2`, hash[:], emailKey).Scan(&expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return safereset.ErrTokenInvalid
+	}
+	if err == nil && !ts(now).Before(expires) {
+		return safereset.ErrTokenExpired
+	}
+	return err
 }
 
 // ResetPassword checks the token under the user's row lock and, in the
@@ -116,12 +124,9 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 	now = ts(now)
 	var u safereset.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		id, err := lockUser(ctx, tx, emailKey)
+		id, err := lockUser(ctx, tx, emailKey, safereset.ErrTokenInvalid)
 		if err != nil {
 			return err
-		}
-		if id == 0 {
-			return safereset.ErrTokenInvalid
 		}
 		// A new statement after the lock: it sees every commit made
 		// before the lock was granted. The update and delete happen only
@@ -162,11 +167,7 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 		if len(history) > 0 {
 			u.PasswordHistory = history
 		}
-		e, err := renderEffects(u, effects)
-		if err != nil {
-			return err
-		}
-		return db.writeEffects(ctx, tx, e)
+		return db.writeUserEffects(ctx, tx, u, effects)
 	})
 	if err != nil {
 		return safereset.User{}, fmt.Errorf("postgres: reset password: %w", err)

@@ -37,11 +37,7 @@ func (db *DB) CreateUser(ctx context.Context, u safereset.User, effects ...safer
 		if err != nil {
 			return err
 		}
-		e, err := renderEffects(u, effects)
-		if err != nil {
-			return err
-		}
-		return db.writeEffects(ctx, tx, e)
+		return db.writeUserEffects(ctx, tx, u, effects)
 	})
 	if isUniqueViolation(err) {
 		err = safereset.ErrUserExists
@@ -81,7 +77,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, emailKey, phc string, at time
 // DeleteUser removes the user and every reset and lock token of theirs.
 func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safereset.EffectsFunc) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
+		u, err := lockUserRow(ctx, tx, emailKey)
 		if err != nil {
 			return err
 		}
@@ -90,11 +86,7 @@ func (db *DB) DeleteUser(ctx context.Context, emailKey string, effects ...safere
 		if _, err = tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
 			return err
 		}
-		e, err := renderEffects(u, effects)
-		if err != nil {
-			return err
-		}
-		return db.writeEffects(ctx, tx, e)
+		return db.writeUserEffects(ctx, tx, u, effects)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete user: %w", err)
@@ -112,15 +104,23 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 }
 
 // lockUser locks the user's row for the rest of tx and returns its ID, or
-// 0 when no user has the key. It is the first statement of every
+// missing when no user has the key (each caller answers an unknown
+// address with its own error). It is the first statement of every
 // transaction that touches a user's tokens.
-func lockUser(ctx context.Context, tx pgx.Tx, emailKey string) (uint64, error) {
+func lockUser(ctx context.Context, tx pgx.Tx, emailKey string, missing error) (uint64, error) {
 	var id uint64
 	err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email_key = $1 FOR UPDATE`, emailKey).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+		return 0, missing
 	}
 	return id, err
+}
+
+// lockUserRow is lockUser for a transaction that needs the whole user: it
+// returns an error wrapping safereset.ErrUserNotFound when no user has the
+// key.
+func lockUserRow(ctx context.Context, tx pgx.Tx, emailKey string) (safereset.User, error) {
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1 FOR UPDATE`, emailKey))
 }
 
 func scanUser(row pgx.Row) (safereset.User, error) {

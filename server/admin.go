@@ -71,9 +71,33 @@ func decodeAdmin(c *fiber.Ctx, v any) error {
 	return nil
 }
 
+// adminEmailKey decodes an adminUser body whose emailAddress must be a
+// valid address (ER001 otherwise), and returns it with that address's
+// email key: the start of every route that acts on one stored user.
+func adminEmailKey(c *fiber.Ctx) (adminUser, string, error) {
+	var in adminUser
+	if err := decodeAdmin(c, &in); err != nil {
+		return in, "", err
+	}
+	if !safereset.ValidEmail(in.EmailAddress) {
+		return in, "", badEmail()
+	}
+	return in, safereset.NormalizeEmail(in.EmailAddress), nil
+}
+
+// userStoreFail answers the store error of a route acting on one stored
+// user: 404 for an unknown address, otherwise an internal error for op.
+func userStoreFail(op string, err error) error {
+	if errors.Is(err, safereset.ErrUserNotFound) {
+		return adminFail(fiber.StatusNotFound, msgUserUnknown)
+	}
+	return internal(fmt.Errorf("admin: %s: %w", op, err))
+}
+
 // Fixed answers of the user routes (documented in README and openapi.yaml).
 const (
 	msgUserEmail     = "emailAddress is not a valid address"
+	msgUserUnknown   = "no user with that address"
 	msgUserBoth      = "give password or passwordHash, not both"
 	msgUserPHC       = "passwordHash is not a supported argon2id or bcrypt PHC string"
 	msgUserNeither   = "password or passwordHash is required"
@@ -231,19 +255,13 @@ func handleUserImport(d *Deps) fiber.Handler {
 
 func handleUserVerify(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var in adminUser
-		if err := decodeAdmin(c, &in); err != nil {
+		in, key, err := adminEmailKey(c)
+		if err != nil {
 			return err
 		}
-		if !safereset.ValidEmail(in.EmailAddress) {
-			return badEmail()
-		}
-		u, err := d.Store.UserByEmail(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress))
-		switch {
-		case errors.Is(err, safereset.ErrUserNotFound):
-			return adminFail(fiber.StatusNotFound, "no user with that address")
-		case err != nil:
-			return internal(fmt.Errorf("admin: verify user: %w", err))
+		u, err := d.Store.UserByEmail(c.UserContext(), key)
+		if err != nil {
+			return userStoreFail("verify user", err)
 		}
 		ok, err := d.Hasher.Verify(c.UserContext(), in.Password, u.PasswordHash)
 		if err != nil {
@@ -255,19 +273,12 @@ func handleUserVerify(d *Deps) fiber.Handler {
 
 func handleUserDelete(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var in adminUser
-		if err := decodeAdmin(c, &in); err != nil {
+		_, key, err := adminEmailKey(c)
+		if err != nil {
 			return err
 		}
-		if !safereset.ValidEmail(in.EmailAddress) {
-			return badEmail()
-		}
-		err := d.Store.DeleteUser(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress), userChange(c, d, safereset.AuditUserDeleted, ""))
-		switch {
-		case errors.Is(err, safereset.ErrUserNotFound):
-			return adminFail(fiber.StatusNotFound, "no user with that address")
-		case err != nil:
-			return internal(fmt.Errorf("admin: delete user: %w", err))
+		if err := d.Store.DeleteUser(c.UserContext(), key, userChange(c, d, safereset.AuditUserDeleted, "")); err != nil {
+			return userStoreFail("delete user", err)
 		}
 		d.Logger.Info("user deleted", "request_id", requestIDOf(c))
 		return c.SendStatus(fiber.StatusNoContent)

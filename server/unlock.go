@@ -1,9 +1,6 @@
 package server
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/safereset/safereset"
@@ -15,20 +12,14 @@ import (
 // account that is not locked is answered the same 200.
 func handleUserUnlock(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var in adminUser
-		if err := decodeAdmin(c, &in); err != nil {
+		_, key, err := adminEmailKey(c)
+		if err != nil {
 			return err
 		}
-		if !safereset.ValidEmail(in.EmailAddress) {
-			return badEmail()
-		}
-		u, err := d.Store.UnlockAccount(c.UserContext(), safereset.NormalizeEmail(in.EmailAddress),
+		u, err := d.Store.UnlockAccount(c.UserContext(), key,
 			userChange(c, d, safereset.AuditAccountUnlocked, safereset.EventAccountUnlocked))
-		switch {
-		case errors.Is(err, safereset.ErrUserNotFound):
-			return adminFail(fiber.StatusNotFound, "no user with that address")
-		case err != nil:
-			return internal(fmt.Errorf("admin: unlock user: %w", err))
+		if err != nil {
+			return userStoreFail("unlock user", err)
 		}
 		d.Logger.Info("user unlocked", "request_id", requestIDOf(c), "user_id", u.ID)
 		if d.Events != nil {

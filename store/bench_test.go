@@ -11,6 +11,7 @@ import (
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/store/storetest"
 )
 
 // benchToken returns a distinct token hash per iteration.
@@ -53,7 +54,7 @@ func BenchmarkRequestReset(b *testing.B) {
 			ctx := context.Background()
 			db := openBench(b, bc.noSync)
 			mustCreateUser(b, db, "alice@example.com")
-			compose := composeToken("0123456789abcdef0123456789abcdef")
+			compose := storetest.ComposeToken("0123456789abcdef0123456789abcdef")
 			var effects []safereset.EffectsFunc
 			if bc.effects {
 				effects = append(effects, benchEffects)
@@ -83,7 +84,7 @@ func BenchmarkResetPassword(b *testing.B) {
 			ctx := context.Background()
 			db := openBench(b, bc.noSync)
 			mustCreateUser(b, db, "alice@example.com")
-			compose := composeToken("0123456789abcdef0123456789abcdef")
+			compose := storetest.ComposeToken("0123456789abcdef0123456789abcdef")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -127,7 +128,7 @@ func BenchmarkRequestReset_Concurrent(b *testing.B) {
 	ctx := context.Background()
 	db := openBench(b, false)
 	mustCreateUser(b, db, "alice@example.com")
-	compose := composeToken("0123456789abcdef0123456789abcdef")
+	compose := storetest.ComposeToken("0123456789abcdef0123456789abcdef")
 	var seq atomic.Int64
 	before := store.TxID(b, db)
 	b.SetParallelism(32) // 32 × GOMAXPROCS(2) = 64 callers on the test machine

@@ -12,6 +12,7 @@ import (
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/store/storetest"
 )
 
 // waitQueued waits until n calls are queued behind the transaction the
@@ -141,7 +142,7 @@ func TestCommit_OneTransactionForAGroup(t *testing.T) {
 	const n = 30
 	ids := make([]uint64, n)
 	for i := range n {
-		ids[i] = mustEnqueue(t, db, fmt.Sprintf("m%d", i), t0, t0)
+		ids[i] = storetest.MustEnqueue(t, db, fmt.Sprintf("m%d", i), t0, t0)
 	}
 	release, held := store.HoldCommits(db)
 	before := store.TxID(t, db)
@@ -175,14 +176,14 @@ func TestCommit_OneTransactionForAGroup(t *testing.T) {
 func TestCommit_Close(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpen(t)
-	id := mustEnqueue(t, db, "m", t0, t0)
+	id := storetest.MustEnqueue(t, db, "m", t0, t0)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.DeleteMail(ctx, id, 0); err == nil {
 		t.Error("DeleteMail on a closed DB succeeded")
 	}
-	if _, err := db.RequestReset(ctx, "a@example.com", safereset.ResetToken{Hash: hashOf("x"), ExpiresAt: t0.Add(time.Hour)}, 3, composeToken("x")); err == nil {
+	if _, err := db.RequestReset(ctx, "a@example.com", safereset.ResetToken{Hash: hashOf("x"), ExpiresAt: t0.Add(time.Hour)}, 3, storetest.ComposeToken("x")); err == nil {
 		t.Error("RequestReset on a closed DB succeeded")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/store/storetest"
 )
 
 // BenchmarkRequestResetWithLock is BenchmarkRequestReset for requests that
@@ -38,7 +39,7 @@ func BenchmarkRequestResetWithLock(b *testing.B) {
 			if _, err := db.LockAccount(ctx, "locked@example.com", lock, t0, t0.Add(24*time.Hour)); err != nil {
 				b.Fatal(err)
 			}
-			compose := composeToken("0123456789abcdef0123456789abcdef")
+			compose := storetest.ComposeToken("0123456789abcdef0123456789abcdef")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

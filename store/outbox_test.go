@@ -10,31 +10,8 @@ import (
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/store/storetest"
 )
-
-// mustEnqueue queues a mail with the given subject and first attempt.
-func mustEnqueue(t testing.TB, db *store.DB, subject string, created, next time.Time) uint64 {
-	t.Helper()
-	id, err := db.EnqueueMail(context.Background(), safereset.OutboxEntry{
-		Message:     safereset.Message{Kind: safereset.MailConfirmation, To: "x@example.com", Subject: subject},
-		CreatedAt:   created,
-		NotAfter:    created.Add(time.Hour),
-		NextAttempt: next,
-	})
-	if err != nil {
-		t.Fatalf("EnqueueMail: %v", err)
-	}
-	return id
-}
-
-// subjects lists the entries' subjects in order.
-func subjects(es []safereset.OutboxEntry) []string {
-	var s []string
-	for _, e := range es {
-		s = append(s, e.Message.Subject)
-	}
-	return s
-}
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
@@ -60,10 +37,10 @@ func TestOutbox(t *testing.T) {
 	}
 
 	// Enqueued in ID order m1..m4; m2 is due last, m3 before everyone.
-	m1 := mustEnqueue(t, db, "m1", t0, t0)
-	m2 := mustEnqueue(t, db, "m2", t0.Add(time.Second), t0.Add(time.Hour))
-	m3 := mustEnqueue(t, db, "m3", t0.Add(2*time.Second), t0.Add(-time.Minute))
-	m4 := mustEnqueue(t, db, "m4", t0.Add(3*time.Second), t0.Add(time.Minute))
+	m1 := storetest.MustEnqueue(t, db, "m1", t0, t0)
+	m2 := storetest.MustEnqueue(t, db, "m2", t0.Add(time.Second), t0.Add(time.Hour))
+	m3 := storetest.MustEnqueue(t, db, "m3", t0.Add(2*time.Second), t0.Add(-time.Minute))
+	m4 := storetest.MustEnqueue(t, db, "m4", t0.Add(3*time.Second), t0.Add(time.Minute))
 	if !(m1 < m2 && m2 < m3 && m3 < m4) {
 		t.Fatalf("IDs not increasing: %d %d %d %d", m1, m2, m3, m4)
 	}
@@ -83,8 +60,8 @@ func TestOutbox(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := db.DueMail(ctx, tt.now, tt.limit)
-			if err != nil || !equalStrings(subjects(got), tt.want) {
-				t.Errorf("DueMail(%v, %d) = %v, %v; want %v", tt.now, tt.limit, subjects(got), err, tt.want)
+			if err != nil || !equalStrings(storetest.Subjects(got), tt.want) {
+				t.Errorf("DueMail(%v, %d) = %v, %v; want %v", tt.now, tt.limit, storetest.Subjects(got), err, tt.want)
 			}
 		})
 	}
@@ -101,8 +78,8 @@ func TestOutbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := db.DueMail(ctx, t0, 10)
-		if !equalStrings(subjects(got), []string{"m1"}) {
-			t.Errorf("DueMail after reschedule = %v, want [m1]", subjects(got))
+		if !equalStrings(storetest.Subjects(got), []string{"m1"}) {
+			t.Errorf("DueMail after reschedule = %v, want [m1]", storetest.Subjects(got))
 		}
 		got, _ = db.DueMail(ctx, later, 10)
 		var e safereset.OutboxEntry
@@ -155,14 +132,14 @@ func TestOutbox_PreEpochTimes(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpen(t)
 	old := time.Date(1960, 1, 1, 0, 0, 0, 5, time.UTC)
-	mustEnqueue(t, db, "now", t0, t0)
-	mustEnqueue(t, db, "1960", t0, old)
+	storetest.MustEnqueue(t, db, "now", t0, t0)
+	storetest.MustEnqueue(t, db, "1960", t0, old)
 	if next, _ := db.NextMailAt(ctx); !next.Equal(old) {
 		t.Errorf("NextMailAt = %v, want %v", next, old)
 	}
 	got, _ := db.DueMail(ctx, old, 0)
-	if !equalStrings(subjects(got), []string{"1960"}) {
-		t.Errorf("DueMail(1960) = %v, want [1960]", subjects(got))
+	if !equalStrings(storetest.Subjects(got), []string{"1960"}) {
+		t.Errorf("DueMail(1960) = %v, want [1960]", storetest.Subjects(got))
 	}
 }
 
@@ -173,7 +150,7 @@ func TestOutbox_OpenReleasesClaims(t *testing.T) {
 	clk := testclock.New(t0)
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	db := mustOpenPath(t, path, store.Options{Now: clk.Now})
-	id := mustEnqueue(t, db, "m", t0, t0)
+	id := storetest.MustEnqueue(t, db, "m", t0, t0)
 	got, err := db.ClaimMail(ctx, t0, 10, time.Hour)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("ClaimMail = %v, %v", got, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/safereset/safereset/internal/seal"
 	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/store/storetest"
 )
 
 func testKey(t testing.TB) []byte {
@@ -43,7 +44,7 @@ func TestSealed_NoTokenInFile(t *testing.T) {
 	for i := range n {
 		tok := tokenOf(i)
 		tokens = append(tokens, tok)
-		mustRequest(t, db, "alice@example.com", tok, t0.Add(time.Hour))
+		storetest.MustRequest(t, db, "alice@example.com", tok, t0.Add(time.Hour))
 	}
 	due, err := db.DueMail(ctx, t0, 0)
 	if err != nil || len(due) != n {
@@ -104,7 +105,7 @@ func TestSealed_WrongKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "safereset.db")
 	db := mustOpenPath(t, path, store.Options{Now: clk.Now, OutboxKey: testKey(t)})
 	mustCreateUser(t, db, "alice@example.com")
-	mustRequest(t, db, "alice@example.com", tokenOf(1), t0.Add(time.Hour))
+	storetest.MustRequest(t, db, "alice@example.com", tokenOf(1), t0.Add(time.Hour))
 	db.Close()
 
 	db = mustOpenPath(t, path, store.Options{Now: clk.Now, OutboxKey: testKey(t)})
@@ -134,8 +135,8 @@ func TestSealed_WrongKey(t *testing.T) {
 func TestSealed_MovedRecord(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpen(t)
-	a := mustEnqueue(t, db, "first", t0, t0)
-	b := mustEnqueue(t, db, "second", t0, t0)
+	a := storetest.MustEnqueue(t, db, "first", t0, t0)
+	b := storetest.MustEnqueue(t, db, "second", t0, t0)
 	if err := store.CopyOutboxRecord(ctx, db, a, b); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/safereset/safereset"
 	"github.com/safereset/safereset/internal/testclock"
 	"github.com/safereset/safereset/store"
+	"github.com/safereset/safereset/store/storetest"
 )
 
 // t0 is the start of every test clock.
@@ -180,7 +181,7 @@ func TestOpen_RestartKeepsEverything(t *testing.T) {
 
 	mustCreateUser(t, db, "alice@example.com")
 	tok := safereset.ResetToken{Hash: hashOf("tok"), ExpiresAt: t0.Add(time.Hour)}
-	if _, err := db.RequestReset(ctx, "alice@example.com", tok, 3, composeToken("tok")); err != nil {
+	if _, err := db.RequestReset(ctx, "alice@example.com", tok, 3, storetest.ComposeToken("tok")); err != nil {
 		t.Fatal(err)
 	}
 	key := safereset.APIKey{ID: "k1", Name: "app", Hash: hashOf("apikey"), CreatedAt: t0}

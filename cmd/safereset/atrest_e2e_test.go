@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -108,24 +107,7 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 	srv.SetDefault(mailtest.Reply(451)) // hold every mail in the outbox, retrying
 	s := startServer(t, "", smtpArgs(srv, "--rate-request-email", "0", "--rate-ip", "0")...)
 	key := s.apiKey("atrest")
-	var addrs []string
-	for i := range users {
-		addrs = append(addrs, fmt.Sprintf("user%d@example.com", i))
-		s.addUser(addrs[i], oldPW)
-	}
-	for i := range requests {
-		if r := s.post(key, addrs[i%users]); r.Status != 202 {
-			t.Fatalf("POST: %d %s", r.Status, r.Body)
-		}
-	}
-	// Every mail has been tried and rescheduled at least once.
-	if err := srv.WaitAttempts(2*requests, 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "backup.tgz")
-	if out, errs, code := cli(t, s, "", "backup", "--data-dir", s.DataDir, archive); code != 0 {
-		t.Fatalf("backup: %d %q %q", code, out, errs)
-	}
+	archive := holdMailsAndBackUp(t, s, srv, key, "user%d@example.com", users, requests)
 
 	srv.SetDefault(mailtest.Accept)
 	msgs := srv.WaitFor(requests, 60*time.Second)
@@ -133,27 +115,13 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 	waitFor(t, func() bool { return metricValue(t, s.Admin, "safereset_mail_outbox_depth") == 0 }, "an empty outbox")
 	s.Stop()
 
-	raw, err := os.ReadFile(filepath.Join(s.DataDir, "safereset.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, stream := readArchive(t, archive)
-	bak := entries["safereset.db"]
-	if bak == nil {
-		t.Fatalf("no database in the backup; entries %v", entries)
-	}
+	disk := atRest(t, s.DataDir, archive)
+	scanFor(t, disk, "tokens", tokens)
 	// The mail's own words and the link's address must not be there
 	// either: the whole payload is sealed, not just the token.
-	clues := []string{"https://app.example/reset", "app.example"}
-	for name, b := range map[string][]byte{"database file": raw, "backup's database": bak, "backup (whole, uncompressed)": stream} {
-		if found := leaked(b, tokens); len(found) > 0 {
-			t.Errorf("%s: %d of %d tokens readable, e.g. %s", name, len(found), len(tokens), found[0])
-		}
-		if found := leaked(b, clues); len(found) > 0 {
-			t.Errorf("%s: mail text readable: %q", name, found)
-		}
-	}
-	t.Logf("searched %d tokens in %d bytes of database and %d bytes of backup", len(tokens), len(raw), len(stream))
+	scanFor(t, disk, "pieces of mail text", []string{"https://app.example/reset", "app.example"})
+	bak := disk["backup's database"]
+	t.Logf("searched %d tokens in %d bytes of database and %d bytes of backup", len(tokens), len(disk["database file"]), len(disk["backup (whole, uncompressed)"]))
 
 	t.Run("RestoredWithoutKey", func(t *testing.T) {
 		dir := t.TempDir()
@@ -180,9 +148,7 @@ func TestAtRest_NoTokenInDatabaseOrBackup(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("/readyz %d after dropping unreadable mail", resp.StatusCode)
 		}
-		if found := leaked([]byte(r.Log.String()), tokens); len(found) > 0 {
-			t.Errorf("log shows a token")
-		}
+		scanFor(t, map[string][]byte{"log": []byte(r.Log.String())}, "tokens", tokens)
 	})
 
 	t.Run("RestoredWithKey", func(t *testing.T) {
@@ -219,9 +185,7 @@ func TestAtRest_DotEmlOutboxOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found := leaked(raw, tokens); len(found) > 0 {
-		t.Errorf("database file: %d of %d tokens readable", len(found), len(tokens))
-	}
+	scanFor(t, map[string][]byte{"database file": raw}, "tokens", tokens)
 	if regexp.MustCompile(`token=[0-9a-f]{32}`).Match(raw) {
 		t.Errorf("database file holds a reset link")
 	}

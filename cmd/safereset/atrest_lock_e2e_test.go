@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,23 +20,7 @@ func TestAtRest_NoLockTokenInDatabaseOrBackup(t *testing.T) {
 	srv.SetDefault(mailtest.Reply(451)) // hold every mail in the outbox, retrying
 	s := startServer(t, "", notMeArgs(srv)...)
 	key := s.apiKey("atrest-lock")
-	var addrs []string
-	for i := range users {
-		addrs = append(addrs, fmt.Sprintf("lockuser%d@example.com", i))
-		s.addUser(addrs[i], oldPW)
-	}
-	for i := range requests {
-		if r := s.post(key, addrs[i%users]); r.Status != 202 {
-			t.Fatalf("POST: %d %s", r.Status, r.Body)
-		}
-	}
-	if err := srv.WaitAttempts(2*requests, 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "backup.tgz")
-	if out, errs, code := cli(t, s, "", "backup", "--data-dir", s.DataDir, archive); code != 0 {
-		t.Fatalf("backup: %d %q %q", code, out, errs)
-	}
+	archive := holdMailsAndBackUp(t, s, srv, key, "lockuser%d@example.com", users, requests)
 	srv.SetDefault(mailtest.Accept)
 	msgs := srv.WaitFor(requests, 60*time.Second)
 
@@ -82,27 +63,12 @@ func TestAtRest_NoLockTokenInDatabaseOrBackup(t *testing.T) {
 	waitFor(t, func() bool { return metricValue(t, s.Admin, "safereset_mail_outbox_depth") == 0 }, "an empty outbox")
 	s.Stop()
 
-	raw, err := os.ReadFile(filepath.Join(s.DataDir, "safereset.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, stream := readArchive(t, archive)
-	if entries["safereset.db"] == nil {
-		t.Fatalf("no database in the backup")
-	}
-	for name, b := range map[string][]byte{"database file": raw, "backup's database": entries["safereset.db"], "backup (whole, uncompressed)": stream} {
-		if found := leaked(b, lockTokens); len(found) > 0 {
-			t.Errorf("%s: %d of %d lock tokens readable, e.g. %s", name, len(found), len(lockTokens), found[0])
-		}
-		if found := leaked(b, []string{"/reset/not-me"}); len(found) > 0 {
-			t.Errorf("%s: lock link readable", name)
-		}
-	}
-	if found := leaked([]byte(s.Log.String()), lockTokens); len(found) > 0 {
-		t.Errorf("log shows a lock token")
-	}
+	disk := atRest(t, s.DataDir, archive)
+	scanFor(t, disk, "lock tokens", lockTokens)
+	scanFor(t, disk, "lock links", []string{"/reset/not-me"})
+	scanFor(t, map[string][]byte{"log": []byte(s.Log.String())}, "lock tokens", lockTokens)
 	if len(lockTokens) != requests+3 {
 		t.Fatalf("collected %d lock tokens, want %d", len(lockTokens), requests+3)
 	}
-	t.Logf("searched %d lock tokens in %d bytes of database and %d bytes of backup", len(lockTokens), len(raw), len(stream))
+	t.Logf("searched %d lock tokens in %d bytes of database and %d bytes of backup", len(lockTokens), len(disk["database file"]), len(disk["backup (whole, uncompressed)"]))
 }

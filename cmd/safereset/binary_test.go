@@ -75,20 +75,7 @@ func startBinary(t *testing.T, dataDir string, extra ...string) *proc {
 			cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.Admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("binary not ready; log:\n%s", logBuf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, p.Admin, logBuf.String)
 	tok, _ := os.ReadFile(filepath.Join(dataDir, "admin.token"))
 	p.Token = strings.TrimSpace(string(tok))
 	return p

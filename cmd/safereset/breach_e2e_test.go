@@ -90,10 +90,14 @@ func TestBreach_ReloadViaAdminAndSIGHUP(t *testing.T) {
 		BreachFilter safereset.FilterInfo
 	}
 	p.admin("GET", "/readyz", nil, &ready)
-	if ready.Status != "ready" || ready.BreachFilter.Elements != 1 || ready.BreachFilter.Bits == 0 {
+	// breach build writes format version 2 by default.
+	if ready.Status != "ready" || ready.BreachFilter.Elements != 1 || ready.BreachFilter.Bits == 0 || ready.BreachFilter.Version != 2 {
 		t.Fatalf("readyz: %+v", ready)
 	}
 	if line := metricLine(t, p.Admin, "safereset_breach_filter_elements"); line != "safereset_breach_filter_elements 1" {
+		t.Fatalf("gauge: %q", line)
+	}
+	if line := metricLine(t, p.Admin, "safereset_breach_filter_format_version"); line != "safereset_breach_filter_format_version 2" {
 		t.Fatalf("gauge: %q", line)
 	}
 	if code := p.term(t); code != 0 {

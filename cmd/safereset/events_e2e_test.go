@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/safereset/safereset"
+	"github.com/safereset/safereset/internal/webhooktest"
 )
 
 // hookReceiver is an application's webhook endpoint: it verifies every
@@ -37,7 +36,7 @@ type hookReceiver struct {
 	idsByTyp map[safereset.EventType]map[string]int // every id seen per type, with attempts
 	accepted map[string]safereset.Event             // by webhook-id
 	bad      []string                               // verification failures
-	raw      []rawDelivery                          // every verified request, as received
+	raw      []webhooktest.Delivery                 // every verified request, as received
 	arrived  chan struct{}
 }
 
@@ -83,7 +82,7 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(400)
 		return
 	}
-	r.raw = append(r.raw, rawDelivery{Body: string(body), Headers: map[string]string{
+	r.raw = append(r.raw, webhooktest.Delivery{Body: string(body), Headers: map[string]string{
 		"webhook-id": req.Header.Get("webhook-id"), "webhook-timestamp": req.Header.Get("webhook-timestamp"),
 		"webhook-signature": req.Header.Get("webhook-signature")}})
 	id := req.Header.Get("webhook-id")
@@ -276,40 +275,25 @@ func TestEvents_PermanentRefusalDropped(t *testing.T) {
 	}
 }
 
-// rawDelivery is one request as the receiver got it.
-type rawDelivery struct {
-	Name    string            `json:"name"`
-	Body    string            `json:"body"`
-	Headers map[string]string `json:"headers"`
-}
-
 // verifyWithNode hands the binary's real deliveries to the npm
 // standardwebhooks library (tools/webhook-verify): each verifies, and the
 // first one with its body tampered with, or with a timestamp 10 minutes
 // old, does not.
 func verifyWithNode(t *testing.T, dataDir string, recv *hookReceiver) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	tool, _ := filepath.Abs("../../tools/webhook-verify")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(tool, "node_modules", "standardwebhooks"))
-	}
-	if err != nil {
-		msg := "SKIPPING the npm standardwebhooks check of real deliveries: needs node and `npm ci` in tools/webhook-verify (" + err.Error() + ")"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Log(msg)
+	if !webhooktest.Available(t) {
 		return
 	}
 	recv.mu.Lock()
-	ds := append([]rawDelivery(nil), recv.raw...)
+	ds := append([]webhooktest.Delivery(nil), recv.raw...)
 	recv.mu.Unlock()
 	if len(ds) == 0 {
 		t.Fatal("no deliveries to verify")
 	}
+	var genuine []string
 	for i := range ds {
 		ds[i].Name = fmt.Sprintf("real-%d", i)
+		genuine = append(genuine, ds[i].Name)
 	}
 	tampered := ds[0]
 	tampered.Name, tampered.Body = "tampered", strings.Replace(tampered.Body, `"userId":`, `"userId":1`, 1)
@@ -322,31 +306,7 @@ func verifyWithNode(t *testing.T, dataDir string, recv *hookReceiver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, _ := json.Marshal(map[string]any{"secret": strings.TrimSpace(string(secret)), "deliveries": ds})
-	cmd := exec.Command(node, filepath.Join(tool, "verify.mjs"))
-	cmd.Dir = tool
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node verify.mjs: %v\n%s", err, stderr.String())
-	}
-	var res map[string]string
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("node output %q: %v", out, err)
-	}
-	for _, d := range ds[:len(ds)-2] {
-		if res[d.Name] != "ok" {
-			t.Errorf("npm standardwebhooks refused a real delivery: %s", res[d.Name])
-		}
-	}
-	if !strings.Contains(res["tampered"], "No matching signature") {
-		t.Errorf("tampered body: %q", res["tampered"])
-	}
-	if !strings.Contains(res["old"], "too old") {
-		t.Errorf("old timestamp: %q", res["old"])
-	}
+	webhooktest.CheckVerdicts(t, webhooktest.Verify(t, strings.TrimSpace(string(secret)), ds), genuine...)
 }
 
 // TestEvents_SIGHUPReload (real binary): a reload on SIGHUP is audited as

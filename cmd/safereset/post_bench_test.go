@@ -65,20 +65,7 @@ func startBenchBinary(b *testing.B, extra ...string) *benchBinary {
 		cmd.Wait()
 	})
 	s := &benchBinary{base: "http://" + pub, admin: "http://" + ops, pid: cmd.Process.Pid}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("binary not ready; log:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(b, s.admin, logs.String)
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		b.Fatal(err)

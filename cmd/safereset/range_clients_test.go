@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	hibp "github.com/mattevans/pwned-passwords"
+	"github.com/safereset/safereset/internal/nodetest"
 )
 
 // needTool skips loudly when an external program the test needs is
@@ -97,15 +98,7 @@ func TestRange_Clients(t *testing.T) {
 			needTool(t, "tools/hibp-clients/node_modules", "run npm ci in tools/hibp-clients")
 		}
 		in, _ := json.Marshal(map[string]any{"passwords": passwords})
-		cmd := exec.Command(node, filepath.Join(dir, "check.mjs"), base)
-		cmd.Dir = dir
-		cmd.Stdin = bytes.NewReader(in)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("node check.mjs: %v\n%s", err, stderr.String())
-		}
+		out, stderr := nodetest.Run(t, node, dir, "check.mjs", in, base)
 		type answer struct {
 			Client   string `json:"client"`
 			Padding  bool   `json:"padding"`
@@ -136,7 +129,7 @@ func TestRange_Clients(t *testing.T) {
 		}
 		for _, client := range []string{"hibp.pwnedPassword", "hibp.pwnedPasswordRange", "zxcvbn-ts.haveIBeenPwned", "zxcvbn-ts.matcher-pwned"} {
 			if seen[client] != 2*len(passwords) {
-				t.Errorf("%s answered %d questions, want %d\nstderr: %s", client, seen[client], 2*len(passwords), strings.TrimSpace(stderr.String()))
+				t.Errorf("%s answered %d questions, want %d\nstderr: %s", client, seen[client], 2*len(passwords), strings.TrimSpace(string(stderr)))
 			}
 		}
 	})

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/safereset/safereset/internal/pgtest"
 	"github.com/safereset/safereset/postgres"
@@ -37,19 +36,7 @@ func startBenchServer(b *testing.B, extra ...string) *benchServer {
 	}()
 	b.Cleanup(func() { cancel(); <-done })
 	s := &benchServer{base: "http://" + pub, admin: "http://" + ops}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(s.admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("server not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(b, s.admin, func() string { return "" }) // its log is discarded
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		b.Fatal(err)

@@ -51,12 +51,12 @@ func testEffects(t *testing.T, open Open) {
 		}
 		// An unknown address records nothing (counted below).
 		found, err := db.RequestReset(ctx, "nobody@example.com", safereset.ResetToken{Hash: hashOf("t0"), ExpiresAt: T0.Add(time.Hour)}, 3,
-			composeToken("t0"), audited(safereset.AuditTokenRequested))
+			ComposeToken("t0"), audited(safereset.AuditTokenRequested))
 		if err != nil || found {
 			t.Fatalf("RequestReset unknown: found=%v err=%v", found, err)
 		}
 		if _, err := db.RequestReset(ctx, u.EmailKey, safereset.ResetToken{Hash: hashOf("t1"), ExpiresAt: T0.Add(time.Hour)}, 3,
-			composeToken("t1"), audited(safereset.AuditTokenRequested)); err != nil {
+			ComposeToken("t1"), audited(safereset.AuditTokenRequested)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.ResetPassword(ctx, u.EmailKey, hashOf("t1"), "$y", clk.Now(), audited(safereset.AuditPasswordChanged)); err != nil {

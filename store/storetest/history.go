@@ -29,7 +29,7 @@ func testPasswordHistory(t *testing.T, open Open) {
 		t.Helper()
 		n++
 		tok := email + string(rune('a'+n))
-		mustRequest(t, db, email, tok, exp)
+		MustRequest(t, db, email, tok, exp)
 		u, err := db.ResetPassword(ctx, email, hashOf(tok), newHash, T0)
 		if err != nil {
 			t.Fatalf("ResetPassword(%s): %v", newHash, err)
@@ -58,7 +58,7 @@ func testPasswordHistory(t *testing.T, open Open) {
 	reset("bob@example.com", "$argon2id$b1", []string{"$argon2id$old"})
 
 	// A refused reset changes neither the hash nor the history.
-	mustRequest(t, db, "alice@example.com", "late", exp)
+	MustRequest(t, db, "alice@example.com", "late", exp)
 	if _, err := db.ResetPassword(ctx, "alice@example.com", hashOf("late"), "$argon2id$late", exp); !errors.Is(err, safereset.ErrTokenExpired) {
 		t.Fatalf("expired reset: err = %v, want ErrTokenExpired", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,7 +77,7 @@ func testLock_TokenCheck(t *testing.T, open Open) {
 		// A lock token is not a reset token, nor the other way round.
 		{"NotAResetToken", "alice@example.com", "alice-reset", T0, safereset.ErrTokenInvalid},
 	}
-	mustRequest(t, db, "alice@example.com", "alice-reset", exp)
+	MustRequest(t, db, "alice@example.com", "alice-reset", exp)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			wantErr(t, "CheckLockToken", db.CheckLockToken(ctx, tt.email, hashOf(tt.token), tt.now), tt.want)
@@ -96,7 +95,7 @@ func testLock_RequestResetStoresLock(t *testing.T, open Open) {
 	db, _ := fresh(t, open)
 	mustCreateUser(t, db, "alice@example.com")
 	tok := safereset.ResetToken{Hash: hashOf("reset"), ExpiresAt: T0.Add(time.Hour), Lock: lockToken("lock", T0, 7*24*time.Hour)}
-	found, err := db.RequestReset(ctx, "alice@example.com", tok, 3, composeToken("reset"))
+	found, err := db.RequestReset(ctx, "alice@example.com", tok, 3, ComposeToken("reset"))
 	if err != nil || !found {
 		t.Fatalf("RequestReset = %v, %v", found, err)
 	}
@@ -108,7 +107,7 @@ func testLock_RequestResetStoresLock(t *testing.T, open Open) {
 	wantErr(t, "CheckLockToken after the reset token's expiry", db.CheckLockToken(ctx, "alice@example.com", hashOf("lock"), late), nil)
 
 	// Without a lock token nothing but the reset token is stored.
-	found, err = db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("plain"), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken("plain"))
+	found, err = db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("plain"), ExpiresAt: T0.Add(time.Hour)}, 3, ComposeToken("plain"))
 	if err != nil || !found {
 		t.Fatalf("RequestReset without a lock = %v, %v", found, err)
 	}
@@ -146,7 +145,7 @@ func testLock_Eviction(t *testing.T, open Open) {
 	}
 	// One more through RequestReset evicts the next oldest.
 	tok := safereset.ResetToken{Hash: hashOf("reset"), ExpiresAt: T0.Add(time.Hour), Lock: lockToken("via-request", T0.Add(200*time.Second), time.Hour)}
-	if found, err := db.RequestReset(ctx, "alice@example.com", tok, 3, composeToken("reset")); err != nil || !found {
+	if found, err := db.RequestReset(ctx, "alice@example.com", tok, 3, ComposeToken("reset")); err != nil || !found {
 		t.Fatalf("RequestReset = %v, %v", found, err)
 	}
 	wantErr(t, "CheckLockToken via-request", db.CheckLockToken(ctx, "alice@example.com", hashOf("via-request"), T0), nil)
@@ -163,9 +162,9 @@ func testLock_LockAccount(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 	mustCreateUser(t, db, "bob@example.com")
 	exp := T0.Add(time.Hour)
-	mustRequest(t, db, "alice@example.com", "a1", exp)
-	mustRequest(t, db, "alice@example.com", "a2", exp)
-	mustRequest(t, db, "bob@example.com", "b1", exp)
+	MustRequest(t, db, "alice@example.com", "a1", exp)
+	MustRequest(t, db, "alice@example.com", "a2", exp)
+	MustRequest(t, db, "bob@example.com", "b1", exp)
 	mustAddLock(t, db, "alice@example.com", lockToken("lock1", T0, 2*time.Hour))
 	mustAddLock(t, db, "alice@example.com", lockToken("lock2", T0, 2*time.Hour))
 	mustAddLock(t, db, "alice@example.com", lockToken("short", T0, time.Minute))
@@ -247,38 +246,12 @@ func testLock_ConcurrentLock(t *testing.T, open Open) {
 	mustAddLock(t, db, "alice@example.com", lockToken("once", T0, time.Hour))
 	_, audit0 := depthAndAudit(t, db)
 
-	const n = 50
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = db.LockAccount(ctx, "alice@example.com", hashOf("once"), T0,
-				T0.Add(time.Duration(i+1)*time.Hour), audited(safereset.AuditAction("account.locked")))
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("goroutines %d and %d both locked with one token", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, safereset.ErrTokenInvalid):
-			t.Errorf("goroutine %d: err = %v, want ErrTokenInvalid", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no goroutine locked the account")
-	}
+	errs := race(50, func(i int) error {
+		_, err := db.LockAccount(ctx, "alice@example.com", hashOf("once"), T0,
+			T0.Add(time.Duration(i+1)*time.Hour), audited(safereset.AuditAction("account.locked")))
+		return err
+	})
+	winner := oneWinner(t, errs, "locked the account")
 	u, _ := db.UserByEmail(ctx, "alice@example.com")
 	if want := T0.Add(time.Duration(winner+1) * time.Hour); !u.LockedUntil.Equal(want) {
 		t.Errorf("stored LockedUntil %v, want the winner's %v", u.LockedUntil, want)
@@ -304,7 +277,7 @@ func testLock_RequestWhileLocked(t *testing.T, open Open) {
 
 	request := func(name string) (bool, error) {
 		tok := safereset.ResetToken{Hash: hashOf(name), ExpiresAt: clk.Now().Add(time.Hour), Lock: lockToken(name+"-lock", clk.Now(), time.Hour)}
-		return db.RequestReset(ctx, "alice@example.com", tok, 3, composeToken(name), audited(safereset.AuditTokenRequested))
+		return db.RequestReset(ctx, "alice@example.com", tok, 3, ComposeToken(name), audited(safereset.AuditTokenRequested))
 	}
 	for _, at := range []time.Time{T0, until.Add(-time.Nanosecond)} {
 		clk.Set(at)
@@ -372,7 +345,7 @@ func testLock_Unlock(t *testing.T, open Open) {
 	if _, a := depthAndAudit(t, db); a != audit0+1 {
 		t.Errorf("the second unlock recorded %d more audit entries", a-audit0-1)
 	}
-	found, err := db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("again"), ExpiresAt: clk.Now().Add(time.Hour)}, 3, composeToken("again"))
+	found, err := db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("again"), ExpiresAt: clk.Now().Add(time.Hour)}, 3, ComposeToken("again"))
 	if err != nil || !found {
 		t.Errorf("RequestReset after unlock = %v, %v", found, err)
 	}
@@ -445,7 +418,7 @@ func testLock_Copy(t *testing.T, open Open) {
 	wantErr(t, "copied bob-dies (left behind)", dst.CheckLockToken(ctx, "bob@example.com", hashOf("bob-dies"), T0), safereset.ErrTokenInvalid)
 	wantErr(t, "copied used token", dst.CheckLockToken(ctx, "alice@example.com", hashOf("used"), T0), safereset.ErrTokenInvalid)
 	// The copied lock is in force and the copied token still locks once.
-	found, err := dst.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("r"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 3, composeToken("r"))
+	found, err := dst.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("r"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 3, ComposeToken("r"))
 	if err != nil || found {
 		t.Errorf("RequestReset on the copy while locked = %v, %v", found, err)
 	}

@@ -16,19 +16,19 @@ func testOutboxClaims(t *testing.T, open Open) {
 
 	t.Run("LeaseHidesEntryUntilItRunsOut", func(t *testing.T) {
 		db, _ := fresh(t, open)
-		m1 := mustEnqueue(t, db, "m1", T0, T0)
-		m2 := mustEnqueue(t, db, "m2", T0, T0.Add(-time.Minute))
-		mustEnqueue(t, db, "later", T0, T0.Add(time.Hour))
+		m1 := MustEnqueue(t, db, "m1", T0, T0)
+		m2 := MustEnqueue(t, db, "m2", T0, T0.Add(-time.Minute))
+		MustEnqueue(t, db, "later", T0, T0.Add(time.Hour))
 
 		got, err := db.ClaimMail(ctx, T0, 10, lease)
-		if err != nil || !slices.Equal(subjects(got), []string{"m1", "m2"}) {
-			t.Fatalf("ClaimMail = %v, %v; want [m1 m2] (lowest ID first)", subjects(got), err)
+		if err != nil || !slices.Equal(Subjects(got), []string{"m1", "m2"}) {
+			t.Fatalf("ClaimMail = %v, %v; want [m1 m2] (lowest ID first)", Subjects(got), err)
 		}
 		if got[0].ID != m1 || got[1].ID != m2 || got[0].Claim == 0 || got[1].Claim == 0 || got[0].Claim == got[1].Claim {
 			t.Fatalf("claimed entries %+v: want IDs %d,%d with distinct non-zero claims", got, m1, m2)
 		}
 		if again, err := db.ClaimMail(ctx, T0.Add(lease-time.Nanosecond), 10, lease); err != nil || len(again) != 0 {
-			t.Fatalf("second claim inside the lease = %v, %v; want none", subjects(again), err)
+			t.Fatalf("second claim inside the lease = %v, %v; want none", Subjects(again), err)
 		}
 		if next, err := db.NextMailAt(ctx); err != nil || !next.Equal(T0.Add(lease)) {
 			t.Errorf("NextMailAt = %v, %v; want the lease's end %v", next, err, T0.Add(lease))
@@ -65,7 +65,7 @@ func testOutboxClaims(t *testing.T, open Open) {
 
 	t.Run("RescheduleReleasesClaim", func(t *testing.T) {
 		db, _ := fresh(t, open)
-		id := mustEnqueue(t, db, "m", T0, T0)
+		id := MustEnqueue(t, db, "m", T0, T0)
 		got, err := db.ClaimMail(ctx, T0, 10, lease)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("ClaimMail = %v, %v", got, err)
@@ -75,11 +75,11 @@ func testOutboxClaims(t *testing.T, open Open) {
 			t.Fatalf("RescheduleMail: %v", err)
 		}
 		if due, _ := db.ClaimMail(ctx, retry.Add(-time.Nanosecond), 10, lease); len(due) != 0 {
-			t.Errorf("claimed before its retry time: %v", subjects(due))
+			t.Errorf("claimed before its retry time: %v", Subjects(due))
 		}
 		due, err := db.ClaimMail(ctx, retry, 10, lease)
 		if err != nil || len(due) != 1 {
-			t.Fatalf("ClaimMail at retry = %v, %v", subjects(due), err)
+			t.Fatalf("ClaimMail at retry = %v, %v", Subjects(due), err)
 		}
 		if e := due[0]; e.Attempts != 1 || e.LastError != "421 try later" || e.Message.Subject != "m" || e.Claim == got[0].Claim {
 			t.Errorf("rescheduled entry = %+v", e)
@@ -92,15 +92,15 @@ func testOutboxClaims(t *testing.T, open Open) {
 	t.Run("LimitOldestFirst", func(t *testing.T) {
 		db, _ := fresh(t, open)
 		for _, s := range []string{"a", "b", "c"} {
-			mustEnqueue(t, db, s, T0, T0)
+			MustEnqueue(t, db, s, T0, T0)
 		}
 		first, err := db.ClaimMail(ctx, T0, 2, lease)
-		if err != nil || !slices.Equal(subjects(first), []string{"a", "b"}) {
-			t.Fatalf("ClaimMail(limit 2) = %v, %v", subjects(first), err)
+		if err != nil || !slices.Equal(Subjects(first), []string{"a", "b"}) {
+			t.Fatalf("ClaimMail(limit 2) = %v, %v", Subjects(first), err)
 		}
 		rest, err := db.ClaimMail(ctx, T0, 2, lease)
-		if err != nil || !slices.Equal(subjects(rest), []string{"c"}) {
-			t.Fatalf("next ClaimMail = %v, %v; want [c]", subjects(rest), err)
+		if err != nil || !slices.Equal(Subjects(rest), []string{"c"}) {
+			t.Fatalf("next ClaimMail = %v, %v; want [c]", Subjects(rest), err)
 		}
 	})
 
@@ -108,7 +108,7 @@ func testOutboxClaims(t *testing.T, open Open) {
 		db, _ := fresh(t, open)
 		const n = 40
 		for i := range n {
-			mustEnqueue(t, db, string(rune('A'+i)), T0, T0)
+			MustEnqueue(t, db, string(rune('A'+i)), T0, T0)
 		}
 		const workers = 4
 		start := make(chan struct{})

@@ -85,7 +85,8 @@ func mustCreateUser(t testing.TB, db Store, email string) safereset.User {
 	return u
 }
 
-func mustEnqueue(t testing.TB, db Store, subject string, created, next time.Time) uint64 {
+// MustEnqueue queues a mail with the given subject and first attempt.
+func MustEnqueue(t testing.TB, db Store, subject string, created, next time.Time) uint64 {
 	t.Helper()
 	id, err := db.EnqueueMail(context.Background(), safereset.OutboxEntry{
 		Message:     safereset.Message{Kind: safereset.MailConfirmation, To: "x@example.com", Subject: subject},
@@ -99,7 +100,8 @@ func mustEnqueue(t testing.TB, db Store, subject string, created, next time.Time
 	return id
 }
 
-func subjects(es []safereset.OutboxEntry) []string {
+// Subjects lists the entries' subjects in order.
+func Subjects(es []safereset.OutboxEntry) []string {
 	var s []string
 	for _, e := range es {
 		s = append(s, e.Message.Subject)

@@ -5,28 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/safereset/safereset"
 )
 
-// composeToken returns a compose func that renders a token mail carrying
+// ComposeToken returns a compose func that renders a token mail carrying
 // token to the stored address, expiring an hour after T0.
-func composeToken(token string) func(safereset.User) (safereset.Message, time.Time, error) {
+func ComposeToken(token string) func(safereset.User) (safereset.Message, time.Time, error) {
 	return func(u safereset.User) (safereset.Message, time.Time, error) {
 		return safereset.Message{Kind: safereset.MailToken, To: u.Email, Subject: "Reset", Text: "token " + token},
 			T0.Add(time.Hour), nil
 	}
 }
 
-// mustRequest stores token text tok for emailKey, expiring at exp, and
+// MustRequest stores token text tok for emailKey, expiring at exp, and
 // fails unless the user exists.
-func mustRequest(t testing.TB, db Store, emailKey, tok string, exp time.Time) {
+func MustRequest(t testing.TB, db Store, emailKey, tok string, exp time.Time) {
 	t.Helper()
 	found, err := db.RequestReset(context.Background(), emailKey,
-		safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: exp}, 3, composeToken(tok))
+		safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: exp}, 3, ComposeToken(tok))
 	if err != nil || !found {
 		t.Fatalf("RequestReset = %v, %v; want true, nil", found, err)
 	}
@@ -38,8 +37,8 @@ func testTokens_Check(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 	mustCreateUser(t, db, "bob@example.com")
 	exp := T0.Add(time.Hour)
-	mustRequest(t, db, "alice@example.com", "alice-token", exp)
-	mustRequest(t, db, "bob@example.com", "bob-token", exp)
+	MustRequest(t, db, "alice@example.com", "alice-token", exp)
+	MustRequest(t, db, "bob@example.com", "bob-token", exp)
 
 	tests := []struct {
 		name  string
@@ -74,9 +73,9 @@ func testTokens_ResetPassword(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 	mustCreateUser(t, db, "bob@example.com")
 	exp := T0.Add(time.Hour)
-	mustRequest(t, db, "alice@example.com", "a1", exp)
-	mustRequest(t, db, "alice@example.com", "a2", exp)
-	mustRequest(t, db, "bob@example.com", "b1", exp)
+	MustRequest(t, db, "alice@example.com", "a1", exp)
+	MustRequest(t, db, "alice@example.com", "a2", exp)
+	MustRequest(t, db, "bob@example.com", "b1", exp)
 
 	t.Run("OtherUsersTokenChangesNothing", func(t *testing.T) {
 		_, err := db.ResetPassword(ctx, "alice@example.com", hashOf("b1"), "$argon2id$evil", T0)
@@ -145,7 +144,7 @@ func testTokens_MaxOutstanding(t *testing.T, open Open) {
 		for _, tok := range []string{"t1", "t2", "t3", "t4"} {
 			clk.Set(created[tok])
 			found, err := db.RequestReset(ctx, "alice@example.com",
-				safereset.ResetToken{Hash: hashOf(tok), CreatedAt: created[tok], ExpiresAt: exp}, 3, composeToken(tok))
+				safereset.ResetToken{Hash: hashOf(tok), CreatedAt: created[tok], ExpiresAt: exp}, 3, ComposeToken(tok))
 			if err != nil || !found {
 				t.Fatalf("RequestReset %s = %v, %v", tok, found, err)
 			}
@@ -161,7 +160,7 @@ func testTokens_MaxOutstanding(t *testing.T, open Open) {
 		db, _ := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
 		for i := range 5 {
-			mustRequest(t, db, "alice@example.com", fmt.Sprint("s", i), T0.Add(time.Hour))
+			MustRequest(t, db, "alice@example.com", fmt.Sprint("s", i), T0.Add(time.Hour))
 		}
 		for i := range 5 {
 			var want error
@@ -176,9 +175,9 @@ func testTokens_MaxOutstanding(t *testing.T, open Open) {
 	t.Run("ExpiredTokensDropped", func(t *testing.T) {
 		db, clk := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
-		mustRequest(t, db, "alice@example.com", "old", T0.Add(time.Minute))
+		MustRequest(t, db, "alice@example.com", "old", T0.Add(time.Minute))
 		clk.Set(T0.Add(time.Hour))
-		mustRequest(t, db, "alice@example.com", "new", T0.Add(2*time.Hour))
+		MustRequest(t, db, "alice@example.com", "new", T0.Add(2*time.Hour))
 		// An expired token still present reports ErrTokenExpired; a dropped one is unknown.
 		if err := db.CheckToken(ctx, "alice@example.com", hashOf("old"), T0.Add(time.Hour)); !errors.Is(err, safereset.ErrTokenInvalid) {
 			t.Errorf("expired token: err = %v, want it dropped (ErrTokenInvalid)", err)
@@ -188,9 +187,9 @@ func testTokens_MaxOutstanding(t *testing.T, open Open) {
 		db, _ := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
 		mustCreateUser(t, db, "bob@example.com")
-		mustRequest(t, db, "bob@example.com", "bob", T0.Add(time.Hour))
+		MustRequest(t, db, "bob@example.com", "bob", T0.Add(time.Hour))
 		for i := range 4 {
-			mustRequest(t, db, "alice@example.com", fmt.Sprint("a", i), T0.Add(time.Hour))
+			MustRequest(t, db, "alice@example.com", fmt.Sprint("a", i), T0.Add(time.Hour))
 		}
 		if err := db.CheckToken(ctx, "bob@example.com", hashOf("bob"), T0); err != nil {
 			t.Errorf("bob's token evicted by alice's requests: %v", err)
@@ -208,7 +207,7 @@ func testTokens_RequestReset(t *testing.T, open Open) {
 			safereset.ResetToken{Hash: hashOf("tok"), UserID: 999, ExpiresAt: T0.Add(time.Hour)}, 3,
 			func(u safereset.User) (safereset.Message, time.Time, error) {
 				composedFor = u
-				return composeToken("tok")(u)
+				return ComposeToken("tok")(u)
 			})
 		if err != nil || !found {
 			t.Fatalf("RequestReset = %v, %v", found, err)
@@ -261,7 +260,7 @@ func testTokens_RequestReset(t *testing.T, open Open) {
 		mustCreateUser(t, db, "alice@example.com")
 		exp := T0.Add(time.Hour)
 		for _, tok := range []string{"k1", "k2", "k3"} {
-			mustRequest(t, db, "alice@example.com", tok, exp)
+			MustRequest(t, db, "alice@example.com", tok, exp)
 		}
 		boom := errors.New("template broken")
 		_, err := db.RequestReset(ctx, "alice@example.com",
@@ -288,9 +287,9 @@ func testTokens_RequestReset(t *testing.T, open Open) {
 		db, _ := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
 		mustCreateUser(t, db, "bob@example.com")
-		mustRequest(t, db, "alice@example.com", "same", T0.Add(time.Hour))
+		MustRequest(t, db, "alice@example.com", "same", T0.Add(time.Hour))
 		_, err := db.RequestReset(ctx, "bob@example.com",
-			safereset.ResetToken{Hash: hashOf("same"), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken("same"))
+			safereset.ResetToken{Hash: hashOf("same"), ExpiresAt: T0.Add(time.Hour)}, 3, ComposeToken("same"))
 		if err == nil {
 			t.Fatal("RequestReset with a stored hash succeeded")
 		}
@@ -301,16 +300,16 @@ func testTokens_RequestReset(t *testing.T, open Open) {
 	t.Run("NoExpiryRefused", func(t *testing.T) {
 		db, _ := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
-		if _, err := db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("x")}, 3, composeToken("x")); err == nil {
+		if _, err := db.RequestReset(ctx, "alice@example.com", safereset.ResetToken{Hash: hashOf("x")}, 3, ComposeToken("x")); err == nil {
 			t.Error("RequestReset with a zero ExpiresAt succeeded")
 		}
 	})
 	t.Run("UnknownUserLeavesStoredHashAlone", func(t *testing.T) {
 		db, _ := fresh(t, open)
 		mustCreateUser(t, db, "alice@example.com")
-		mustRequest(t, db, "alice@example.com", "same", T0.Add(time.Hour))
+		MustRequest(t, db, "alice@example.com", "same", T0.Add(time.Hour))
 		found, err := db.RequestReset(ctx, "mallory@example.com",
-			safereset.ResetToken{Hash: hashOf("same"), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken("same"))
+			safereset.ResetToken{Hash: hashOf("same"), ExpiresAt: T0.Add(time.Hour)}, 3, ComposeToken("same"))
 		if err != nil || found {
 			t.Fatalf("RequestReset = %v, %v; want false, nil", found, err)
 		}
@@ -329,39 +328,13 @@ func testTokens_ConcurrentReset(t *testing.T, open Open) {
 	ctx := context.Background()
 	db, _ := fresh(t, open)
 	mustCreateUser(t, db, "alice@example.com")
-	mustRequest(t, db, "alice@example.com", "once", T0.Add(time.Hour))
+	MustRequest(t, db, "alice@example.com", "once", T0.Add(time.Hour))
 
-	const n = 50
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), T0)
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("goroutines %d and %d both reset the password", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, safereset.ErrTokenInvalid):
-			t.Errorf("goroutine %d: err = %v, want ErrTokenInvalid", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no goroutine reset the password")
-	}
+	errs := race(50, func(i int) error {
+		_, err := db.ResetPassword(ctx, "alice@example.com", hashOf("once"), fmt.Sprint("$argon2id$", i), T0)
+		return err
+	})
+	winner := oneWinner(t, errs, "reset the password")
 	u, _ := db.UserByEmail(ctx, "alice@example.com")
 	if want := fmt.Sprint("$argon2id$", winner); u.PasswordHash != want {
 		t.Errorf("stored hash %q, want the winner's %q", u.PasswordHash, want)
@@ -377,23 +350,12 @@ func testTokens_ConcurrentRequests(t *testing.T, open Open) {
 	mustCreateUser(t, db, "alice@example.com")
 
 	const n = 20
-	var (
-		start = make(chan struct{})
-		wg    sync.WaitGroup
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			tok := fmt.Sprint("c", i)
-			_, errs[i] = db.RequestReset(ctx, "alice@example.com",
-				safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: T0.Add(time.Hour)}, 3, composeToken(tok))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := race(n, func(i int) error {
+		tok := fmt.Sprint("c", i)
+		_, err := db.RequestReset(ctx, "alice@example.com",
+			safereset.ResetToken{Hash: hashOf(tok), ExpiresAt: T0.Add(time.Hour)}, 3, ComposeToken(tok))
+		return err
+	})
 
 	valid := 0
 	for i := range n {

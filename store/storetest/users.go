@@ -85,7 +85,7 @@ func testUsers_DeleteRemovesTokens(t *testing.T, open Open) {
 	ctx := context.Background()
 	db, _ := fresh(t, open)
 	mustCreateUser(t, db, "alice@example.com")
-	mustRequest(t, db, "alice@example.com", "t1", T0.Add(time.Hour))
+	MustRequest(t, db, "alice@example.com", "t1", T0.Add(time.Hour))
 	if err := db.DeleteUser(ctx, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
