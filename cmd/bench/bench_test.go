@@ -6,22 +6,6 @@ import (
 	"time"
 )
 
-func TestParseStat(t *testing.T) {
-	// The command name may hold spaces and parentheses; utime and stime
-	// are the 14th and 15th fields.
-	line := "4242 (safe reset) (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 123 456 789\n"
-	got, err := parseStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != 3.25 {
-		t.Fatalf("parseStat = %v, want 3.25 (325 ticks)", got)
-	}
-	if _, err := parseStat([]byte("1 (x) S 1 2")); err == nil {
-		t.Fatal("short line accepted")
-	}
-}
-
 func TestCPUSeconds_OwnProcessMoves(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc on this system")

@@ -5,11 +5,12 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/safereset/safereset/internal/loadgen"
 )
 
 // run is one measured attack on one process.
@@ -19,11 +20,21 @@ type run struct {
 	statuses map[uint16]int // every status seen
 	lat      []time.Duration
 	wall     time.Duration
-	cpu      float64 // server CPU seconds used during the attack
-	genCPU   float64 // this process's (the load generator's) CPU seconds during the attack
+	cpu      float64         // server CPU seconds used during the attack
+	genCPU   float64         // this process's (the load generator's) CPU seconds during the attack
+	hist     *loadgen.Hist   // the lean generator's latencies, instead of lat
+	lean     *loadgen.Result // the lean generator's whole result (open-loop lateness)
 }
 
 func (r run) rps() float64 { return float64(r.n) / r.wall.Seconds() }
+
+// genCPUPer1k is the load generator's CPU seconds per 1,000 answered requests.
+func (r run) genCPUPer1k() float64 {
+	if r.n == 0 {
+		return math.NaN()
+	}
+	return r.genCPU / float64(r.n) * 1000
+}
 
 // cpuPer1k is server CPU seconds per 1,000 answered requests.
 func (r run) cpuPer1k() float64 {
@@ -35,6 +46,9 @@ func (r run) cpuPer1k() float64 {
 
 // quantile returns the q-quantile of the latencies (nearest rank).
 func (r run) quantile(q float64) time.Duration {
+	if r.hist != nil {
+		return r.hist.Quantile(q)
+	}
 	if len(r.lat) == 0 {
 		return 0
 	}
@@ -92,7 +106,7 @@ func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o atta
 	if err != nil {
 		return run{}, err
 	}
-	gen0, err := cpuSeconds(os.Getpid())
+	gen0, err := loadgen.SelfCPU()
 	if err != nil {
 		return run{}, err
 	}
@@ -119,7 +133,7 @@ func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o atta
 		return run{}, err
 	}
 	r.cpu = cpu1 - cpu0
-	gen1, err := cpuSeconds(os.Getpid())
+	gen1, err := loadgen.SelfCPU()
 	if err != nil {
 		return run{}, err
 	}
@@ -137,6 +151,12 @@ func merge(rs []run) run {
 		m.cpu += r.cpu
 		m.genCPU += r.genCPU
 		m.lat = append(m.lat, r.lat...)
+		if r.hist != nil {
+			if m.hist == nil {
+				m.hist = new(loadgen.Hist)
+			}
+			m.hist.Merge(r.hist)
+		}
 		for k, v := range r.statuses {
 			m.statuses[k] += v
 		}

@@ -15,39 +15,11 @@ import (
 	"time"
 
 	"github.com/safereset/safereset/internal/freeport"
+	"github.com/safereset/safereset/internal/loadgen"
 )
 
-// userHZ is the unit of utime and stime in /proc/PID/stat. The kernel
-// reports them in USER_HZ, which is 100 on every Linux architecture Go
-// supports, whatever the kernel's own tick rate.
-const userHZ = 100
-
 // cpuSeconds returns the user + system CPU time a process has used.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStat(b)
-}
-
-// parseStat returns utime + stime in seconds from a /proc/PID/stat line.
-func parseStat(b []byte) (float64, error) {
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// count fields after the last ')'.
-	rest := b[bytes.LastIndexByte(b, ')')+1:]
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat line")
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad utime/stime in /proc stat")
-	}
-	return (ut + st) / userHZ, nil
-}
+func cpuSeconds(pid int) (float64, error) { return loadgen.ProcessCPU(pid) }
 
 // peakRSS returns a process's peak resident memory (VmHWM) in KiB.
 func peakRSS(pid int) (int64, error) {
@@ -130,9 +102,9 @@ func startSafereset(name, bin, work string, extra ...string) (*process, error) {
 		return nil, err
 	}
 	args := append([]string{"serve", "--addr", pub, "--admin-addr", ops, "--data-dir", dir, "--log-format", "json"}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := serverCommand(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd.Env = serverEnv([]string{"PATH=" + os.Getenv("PATH")})
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
@@ -163,7 +135,8 @@ func startBare() (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "bare", addr)
+	cmd := serverCommand(self, "bare", addr)
+	cmd.Env = serverEnv(os.Environ())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

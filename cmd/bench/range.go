@@ -63,21 +63,27 @@ func (b *bench) rangeBench(work string) error {
 	if b.bare, err = startBare(); err != nil {
 		return err
 	}
+	if b.cfg.pin {
+		if err := pinSelf(); err != nil {
+			return err
+		}
+	}
 	// Warm: every prefix asked for once, so the store's pages are mapped
 	// and the measured runs see no page faults.
 	warm := make([]vegeta.Target, b.cfg.rangePrefixes)
 	for p := range warm {
 		warm[p] = vegeta.Target{Method: "GET", URL: fmt.Sprintf("%s/range/%05X", base, p)}
 	}
-	if r, err := attack(b.sr.pid(), vegeta.NewStaticTargeter(warm...), 200, attackOpts{conns: b.cfg.conns, max: len(warm)}); err != nil {
+	if r, err := b.drive(b.sr.pid(), warm, 200, attackOpts{conns: b.cfg.conns, max: len(warm)}); err != nil {
 		return err
 	} else if err := b.checkWrong("range warm-up", r); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.out, "Range API: %d prefixes of %d hashes, random prefix per request; closed loop at %d connections for the peak\n"+
-		"(A/B interleaved with the bare endpoint sending a body of the same size), then open loop at 80%% of the peak.\n\n",
-		b.cfg.rangePrefixes, rangePerPrefix, b.cfg.conns)
-	fmt.Fprintf(b.out, "%-22s %9s %9s %7s | %7s %7s %7s | %9s %9s %9s\n", "answer", "req/s", "bare", "ratio", "p50 ms", "p99 ms", "p99.9", "CPU s/1k", "bare CPU", "gen CPU")
+		"(A/B interleaved with the bare endpoint sending a body of the same size), then open loop at %s.\n\n",
+		b.cfg.rangePrefixes, rangePerPrefix, b.cfg.conns, b.openRateName())
+	fmt.Fprint(b.out, b.columnsNote())
+	fmt.Fprintf(b.out, "%-22s %9s %9s %7s | %7s %7s %7s %11s | %9s %9s %9s\n", "answer", "req/s", "bare", "ratio", "p50 ms", "p99 ms", "p99.9", "late", "CPU s/1k", "bare CPU", "gen closed/open")
 	for _, padded := range []bool{false, true} {
 		name := "plain"
 		hdr := http.Header{}
@@ -89,8 +95,8 @@ func (b *bench) rangeBench(work string) error {
 		if err != nil {
 			return err
 		}
-		srT := rangeTargeter(base, b.cfg.rangePrefixes, hdr)
-		bareT := static("GET", fmt.Sprintf("%s/range?n=%d", b.bare.base, size), nil, nil)
+		srT := rangeTargets(base, b.cfg.rangePrefixes, hdr)
+		bareT := []vegeta.Target{{Method: "GET", URL: fmt.Sprintf("%s/range?n=%d", b.bare.base, size)}}
 		closed := attackOpts{conns: b.cfg.conns, dur: b.cfg.dur}
 		var srRuns, bareRuns []run
 		for round := 0; round < b.cfg.rounds; round++ {
@@ -100,13 +106,13 @@ func (b *bench) rangeBench(work string) error {
 			}
 			for _, sr := range order {
 				if sr {
-					r, err := attack(b.sr.pid(), srT, 200, closed)
+					r, err := b.drive(b.sr.pid(), srT, 200, closed)
 					if err != nil {
 						return err
 					}
 					srRuns = append(srRuns, r)
 				} else {
-					r, err := attack(b.bare.pid(), bareT, 400, closed)
+					r, err := b.drive(b.bare.pid(), bareT, 400, closed)
 					if err != nil {
 						return err
 					}
@@ -118,17 +124,17 @@ func (b *bench) rangeBench(work string) error {
 		if err := b.checkWrong("range "+name, sr); err != nil {
 			return err
 		}
-		at80, err := attack(b.sr.pid(), srT, 200, attackOpts{conns: b.cfg.conns, rate: max(1, int(0.8*sr.rps())), dur: b.cfg.dur})
+		at80, err := b.drive(b.sr.pid(), srT, 200, attackOpts{conns: b.cfg.conns, rate: b.openRate(sr), dur: b.cfg.dur})
 		if err != nil {
 			return err
 		}
 		if err := b.checkWrong("range "+name+" at 80%", at80); err != nil {
 			return err
 		}
-		fmt.Fprintf(b.out, "%-22s %9.0f %9.0f %6.0f%% | %7s %7s %7s | %9.3f %9.3f %9.3f\n", name, sr.rps(), bare.rps(), 100*sr.rps()/bare.rps(),
-			ms(at80.quantile(0.50)), ms(at80.quantile(0.99)), ms(at80.quantile(0.999)), sr.cpuPer1k(), bare.cpuPer1k(), sr.genCPU/float64(max(sr.n, 1))*1000)
+		fmt.Fprintf(b.out, "%-22s %9.0f %9.0f %6.0f%% | %7s %7s %7s %11s | %9.3f %9.3f %7.4f/%.4f\n", name, sr.rps(), bare.rps(), 100*sr.rps()/bare.rps(),
+			ms(at80.quantile(0.50)), ms(at80.quantile(0.99)), ms(at80.quantile(0.999)), genLate(at80), sr.cpuPer1k(), bare.cpuPer1k(), sr.genCPUPer1k(), at80.genCPUPer1k())
 		b.target(sr.rps() >= targetRangeRPS, "range %s: %.0f req/s (target >= %d)", name, sr.rps(), targetRangeRPS)
-		b.target(at80.quantile(0.99) <= targetRangeP99, "range %s: p99 %s ms at 80%% of peak (target <= %s ms)", name, ms(at80.quantile(0.99)), ms(targetRangeP99))
+		b.p99Target(at80.quantile(0.99) <= targetRangeP99, "range %s: p99 %s ms at %s (target <= %s ms%s)", name, ms(at80.quantile(0.99)), b.openRateName(), ms(targetRangeP99), b.targetRate())
 	}
 	return nil
 }
@@ -171,13 +177,13 @@ func rangeProbe(base string, hdr http.Header) (int, error) {
 	return len(body), nil
 }
 
-// rangeTargeter cycles through random prefixes of the store (drawn once:
-// vegeta's workers share the targeter).
-func rangeTargeter(base string, prefixes int, hdr http.Header) vegeta.Targeter {
+// rangeTargets are random prefixes of the store, drawn once and sent in
+// turn.
+func rangeTargets(base string, prefixes int, hdr http.Header) []vegeta.Target {
 	r := rand.New(rand.NewPCG(23, 23))
 	tgts := make([]vegeta.Target, 1<<14)
 	for i := range tgts {
 		tgts[i] = vegeta.Target{Method: "GET", URL: fmt.Sprintf("%s/range/%05X", base, r.IntN(prefixes)), Header: hdr}
 	}
-	return vegeta.NewStaticTargeter(tgts...)
+	return tgts
 }

@@ -20,6 +20,8 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/safereset/safereset/internal/pgtest"
+
+	"github.com/safereset/safereset/internal/loadgen"
 )
 
 // cluster is one load-balancer front end and the replicas behind it.
@@ -194,7 +196,7 @@ func groupCPU(root int) (float64, error) {
 		if !below(pid) {
 			continue
 		}
-		if s, err := parseStat(raw); err == nil {
+		if s, err := loadgen.ParseStat(raw); err == nil {
 			total += s
 		}
 	}
