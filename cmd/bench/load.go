@@ -141,6 +141,31 @@ func attackCPU(cpu func() (float64, error), tr vegeta.Targeter, want int, o atta
 	return r, nil
 }
 
+// interleaved runs rounds of an A/B pair, safereset first in even rounds
+// and the bare endpoint first in odd ones, so drift in the machine's load
+// falls on both sides alike, and returns each side's runs merged.
+func interleaved(rounds int, sr, bare func() (run, error)) (run, run, error) {
+	var srRuns, bareRuns []run
+	for round := 0; round < rounds; round++ {
+		sides := []bool{true, false}
+		if round%2 == 1 {
+			sides = []bool{false, true}
+		}
+		for _, isSR := range sides {
+			drive, runs := sr, &srRuns
+			if !isSR {
+				drive, runs = bare, &bareRuns
+			}
+			r, err := drive()
+			if err != nil {
+				return run{}, run{}, err
+			}
+			*runs = append(*runs, r)
+		}
+	}
+	return merge(srRuns), merge(bareRuns), nil
+}
+
 // merge adds the runs of several rounds into one.
 func merge(rs []run) run {
 	m := run{statuses: map[uint16]int{}}

@@ -384,29 +384,12 @@ func (b *bench) rejections() error {
 		srT := []vegeta.Target{{Method: s.method, URL: p.base + resetPath, Header: s.hdr, Body: s.body}}
 		bareT := []vegeta.Target{{Method: s.method, URL: fmt.Sprintf("%s%s?n=%d", b.bare.base, resetPath, size), Header: s.hdr, Body: s.body}}
 		closed := attackOpts{conns: b.cfg.conns, dur: b.cfg.dur}
-		var srRuns, bareRuns []run
-		for round := 0; round < b.cfg.rounds; round++ {
-			first, second := "sr", "bare"
-			if round%2 == 1 {
-				first, second = second, first
-			}
-			for _, which := range []string{first, second} {
-				if which == "sr" {
-					r, err := b.drive(p.pid(), srT, s.want, closed)
-					if err != nil {
-						return err
-					}
-					srRuns = append(srRuns, r)
-				} else {
-					r, err := b.drive(b.bare.pid(), bareT, 400, closed)
-					if err != nil {
-						return err
-					}
-					bareRuns = append(bareRuns, r)
-				}
-			}
+		sr, bare, err := interleaved(b.cfg.rounds,
+			func() (run, error) { return b.drive(p.pid(), srT, s.want, closed) },
+			func() (run, error) { return b.drive(b.bare.pid(), bareT, 400, closed) })
+		if err != nil {
+			return err
 		}
-		sr, bare := merge(srRuns), merge(bareRuns)
 		if err := b.checkWrong(s.name, sr); err != nil {
 			return err
 		}

@@ -98,29 +98,12 @@ func (b *bench) rangeBench(work string) error {
 		srT := rangeTargets(base, b.cfg.rangePrefixes, hdr)
 		bareT := []vegeta.Target{{Method: "GET", URL: fmt.Sprintf("%s/range?n=%d", b.bare.base, size)}}
 		closed := attackOpts{conns: b.cfg.conns, dur: b.cfg.dur}
-		var srRuns, bareRuns []run
-		for round := 0; round < b.cfg.rounds; round++ {
-			order := []bool{true, false}
-			if round%2 == 1 {
-				order = []bool{false, true}
-			}
-			for _, sr := range order {
-				if sr {
-					r, err := b.drive(b.sr.pid(), srT, 200, closed)
-					if err != nil {
-						return err
-					}
-					srRuns = append(srRuns, r)
-				} else {
-					r, err := b.drive(b.bare.pid(), bareT, 400, closed)
-					if err != nil {
-						return err
-					}
-					bareRuns = append(bareRuns, r)
-				}
-			}
+		sr, bare, err := interleaved(b.cfg.rounds,
+			func() (run, error) { return b.drive(b.sr.pid(), srT, 200, closed) },
+			func() (run, error) { return b.drive(b.bare.pid(), bareT, 400, closed) })
+		if err != nil {
+			return err
 		}
-		sr, bare := merge(srRuns), merge(bareRuns)
 		if err := b.checkWrong("range "+name, sr); err != nil {
 			return err
 		}
