@@ -26,8 +26,7 @@ func newEnvelope(codes safereset.Codes) envelope {
 // writeEnvelope answers with every code in codes at once, under the status
 // the catalog gives them, and records the codes for logs and metrics.
 func writeEnvelope(c *fiber.Ctx, codes safereset.Codes) error {
-	sorted := codes.Sorted()
-	c.Locals(localsCodes, sorted)
+	sorted := setCodes(c, codes)
 	body, err := encodeEnvelope(codes, sorted)
 	if err != nil {
 		return err
@@ -38,7 +37,13 @@ func writeEnvelope(c *fiber.Ctx, codes safereset.Codes) error {
 
 const localsCodes = "safereset.codes"
 
-func setCodes(c *fiber.Ctx, codes safereset.Codes) { c.Locals(localsCodes, codes.Sorted()) }
+// setCodes records the answer's codes, sorted, for the access log and the
+// metrics, and returns them in that order.
+func setCodes(c *fiber.Ctx, codes safereset.Codes) []safereset.Code {
+	sorted := codes.Sorted()
+	c.Locals(localsCodes, sorted)
+	return sorted
+}
 
 func codesOf(c *fiber.Ctx) []safereset.Code {
 	cs, _ := c.Locals(localsCodes).([]safereset.Code)
