@@ -63,7 +63,10 @@ func FuzzTokenMailHeaders(f *testing.F) {
 				if len(vs) != 1 {
 					t.Fatalf("header %q appears %d times", k, len(vs))
 				}
-				if len(token) >= 8 && strings.Contains(vs[0], token) {
+				// A token that is itself part of the recipient or the
+				// product name shows up where those belong; that is the
+				// fuzzer's choice of inputs, not a leak.
+				if len(token) >= 8 && strings.Contains(vs[0], token) && !strings.Contains(to, token) && !strings.Contains(product, token) {
 					t.Fatalf("the token reached header %s", k)
 				}
 			}
