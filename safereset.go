@@ -290,6 +290,11 @@ type FilterInfo struct {
 	BuiltAt   time.Time `json:"builtAt"`
 	Source    string    `json:"source"`
 	Path      string    `json:"path"`
+	// Guard is how an in-place change of the file is caught: "lease" (a
+	// kernel read lease announces it; lookups make no system call),
+	// "stat" (one fstat after each lookup) or "memory" (an in-memory copy
+	// no file change reaches).
+	Guard string `json:"guard"`
 }
 
 // ErrMailPermanent marks a send failure that retrying will not fix (an SMTP

@@ -338,6 +338,7 @@ func (c *Checker) Info() safereset.FilterInfo {
 		BuiltAt:   h.BuiltAt,
 		Source:    h.Source,
 		Path:      l.path,
+		Guard:     l.f.Guard(),
 	}
 }
 

@@ -36,11 +36,15 @@
 //     and truncating it makes reads past the new end fault (SIGBUS). Build
 //     never does either: it writes a temporary file and renames it. Against
 //     an operator who does, Lookup reads the mapping with
-//     debug.SetPanicOnFault and checks the open file's size, modification
-//     time and mapped header around each read: a fault or a change marks
-//     the filter broken, and every check on it fails with ErrFileChanged
-//     (fail closed) until a Reload. A change that keeps size, time and
-//     header (words rewritten within one timestamp tick) is not seen.
+//     debug.SetPanicOnFault, and Open takes a kernel read lease on the file
+//     (lease_linux.go): an open for writing or a truncation by anyone waits
+//     in the kernel until the lease's watcher has marked the filter broken.
+//     Where the lease is refused, Lookup instead checks the open file's
+//     size, modification time and mapped header after each read (one
+//     fstat); a change that keeps size, time and header (words rewritten
+//     within one timestamp tick) is then not seen. A fault or a change
+//     marks the filter broken, and every check on it fails with
+//     ErrFileChanged (fail closed) until a Reload. Filter.Guard says which.
 //   - The file format assumes nothing about the host, but words are used in
 //     place only on little-endian machines; elsewhere they are copied.
 package breach

@@ -37,6 +37,10 @@ type Filter struct {
 	stamp  fileStamp
 	head   []byte      // the header bytes read at Open
 	broken atomic.Bool // the mapping faulted or the file changed
+	// leased: the kernel holds a read lease on fh for this process
+	// (lease_linux.go), so a change is announced before it can happen and
+	// the guard needs no fstat per lookup.
+	leased bool
 
 	// refs is 1 for the owner plus 1 per check in flight; the mapping is
 	// released when it drops to 0 and is never revived after that.
@@ -88,6 +92,12 @@ func Open(path string) (*Filter, error) {
 		return nil, fmt.Errorf("breach: open filter %s: %w", path, err)
 	}
 	f.fh, f.stamp, f.head, keep = fh, stampOf(st), head, true
+	if f.takeLease() {
+		// A change between the stat above and the grant was not
+		// announced: look once, and from then on rely on the lease.
+		_ = f.guard(func() {})
+		f.leased = true
+	}
 	return f, nil
 }
 
@@ -263,6 +273,7 @@ func (f *Filter) release() error {
 	b := f.data
 	f.data, f.bf, f.probe = nil, nil, probe{}
 	if f.fh != nil {
+		f.dropLease() // before the close: the watcher uses the descriptor
 		f.fh.Close()
 	}
 	if err := f.unmap(b); err != nil {

@@ -40,8 +40,8 @@ func (f *Filter) faulted() error {
 	if f.broken.Load() {
 		return ErrFileChanged
 	}
-	if f.fh == nil {
-		return nil
+	if f.fh == nil || f.leased {
+		return nil // in memory, or a change would have set broken first
 	}
 	fi, err := f.fh.Stat()
 	if err != nil {
@@ -61,7 +61,9 @@ func (f *Filter) faulted() error {
 // the words under fn updates the file's times before the new bytes become
 // visible, so a lookup that saw them is not trusted. A change made before
 // fn is still there after it, so one check (one fstat, a system call and
-// most of a lookup's cost) covers both.
+// most of a lookup's cost) covers both. Under a read lease (lease_linux.go)
+// the check is the broken flag alone: the lease's watcher sets it before
+// any other process may open the file for writing or truncate it.
 func (f *Filter) guard(fn func()) (err error) {
 	if f.broken.Load() {
 		return ErrFileChanged
@@ -90,6 +92,18 @@ func (f *Filter) Lookup(sum [20]byte) (found bool, err error) {
 		return false, err
 	}
 	return found, nil
+}
+
+// Guard names how an in-place change of the file is caught: "lease",
+// "stat" or "memory" (safereset.FilterInfo.Guard).
+func (f *Filter) Guard() string {
+	switch {
+	case f.fh == nil:
+		return "memory"
+	case f.leased:
+		return "lease"
+	}
+	return "stat"
 }
 
 // check reports why the filter cannot be used (ErrFileChanged), or nil.

@@ -35,12 +35,15 @@ import (
 //
 //	go test -run '^$' -bench ProbeBlocked -count 5 -timeout 60m ./breach
 //	go test -run '^$' -bench 'ProbeBlocked/2000M-v2only' -benchtime 3000000x -count 5 -timeout 60m -v ./breach
+//	go test -run '^$' -bench 'ProbeBlocked/2000M-v2memory' -benchtime 3000000x -count 5 -timeout 60m -v ./breach
 func BenchmarkProbeBlocked(b *testing.B) {
 	for _, size := range []struct {
 		name   string
 		n      uint
 		v2only bool
-	}{{"100M", 100_000_000, false}, {"2000M", 2_000_000_000, false}, {"2000M-v2only", 2_000_000_000, true}} {
+		memory bool // the v2 filter copied into memory (serve --breach-in-memory), the mapping closed
+	}{{"100M", 100_000_000, false, false}, {"2000M", 2_000_000_000, false, false}, {"2000M-v2only", 2_000_000_000, true, false},
+		{"2000M-v2memory", 2_000_000_000, true, true}} {
 		b.Run(size.name, func(b *testing.B) {
 			if size.n > 1e9 && testing.Short() {
 				b.Skip("writes 7 GiB of files")
@@ -58,7 +61,20 @@ func BenchmarkProbeBlocked(b *testing.B) {
 					independent("v1Contains", func(k *[20]byte) bool { return v1.ContainsSHA1(*k) }))
 			}
 			v2 := syntheticFilterVersion(b, size.n, members, FormatV2)
-			b.Logf("%s: v2 %d MiB k=%d; mapped with 2 MiB pages: %s", size.name, len(v2.data)>>20, v2.hdr.K, filePmdMapped())
+			b.Logf("%s: v2 %d MiB k=%d; mapped with 2 MiB pages: %s; change guard: %s", size.name, len(v2.data)>>20, v2.hdr.K, filePmdMapped(), v2.Guard())
+			if size.memory {
+				// What a server with --breach-in-memory looks up in: the
+				// Checker's copy (Filter.InMemory), which no file change
+				// can reach, so its Lookup makes no fstat.
+				g, err := v2.InMemory(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v2.Close()
+				v2 = g
+				b.Cleanup(func() { g.Close() })
+				b.Logf("%s: copied into memory, on 2 MiB pages: %s", size.name, smapsField("AnonHugePages"))
+			}
 			p := &v2.probe
 			v2Contains := func(k *[20]byte) bool { return v2.ContainsSHA1(*k) }
 			fns = append(fns,

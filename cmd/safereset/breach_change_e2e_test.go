@@ -25,6 +25,23 @@ func readyz(t *testing.T, admin string) (int, []string) {
 	return resp.StatusCode, body.Reasons
 }
 
+// readyzGuard is the breachFilter.guard that /readyz reports.
+func readyzGuard(t *testing.T, admin string) string {
+	t.Helper()
+	resp, err := http.Get(admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		BreachFilter safereset.FilterInfo
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.BreachFilter.Guard
+}
+
 // TestBreach_FileChangedUnderTheServer: the real binary maps its filter; a
 // truncation, an overwrite in place or a cp over it (the unsafe update an
 // operator may still type) never kills the process. Checks fail closed with
@@ -70,6 +87,11 @@ func TestBreach_FileChangedUnderTheServer(t *testing.T) {
 			key := p.apiKey("breach")
 			if !sameCodes(patchCodes(p.testServer, key, pwA), safereset.ER349, safereset.ER352) {
 				t.Fatal("password in the filter not refused before the change")
+			}
+			// The test owns the file, so the kernel grants the server a read
+			// lease: the change below is announced before it happens.
+			if g := readyzGuard(t, p.Admin); g != "lease" {
+				t.Fatalf("readyz breachFilter.guard = %q, want lease", g)
 			}
 
 			tc.change(t, live)
