@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -351,6 +352,13 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var due []chan int // open loop: each connection's slots, as they fall due
+	if cfg.Rate > 0 {
+		due = make([]chan int, len(ws))
+		for i := range due {
+			due[i] = make(chan int, slots/len(ws)+1)
+		}
+	}
 	start := time.Now()
 	stop := start.Add(cfg.Duration)
 	for i, w := range ws {
@@ -358,11 +366,14 @@ func Run(cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			if cfg.Rate > 0 {
-				w.open(cfg, i, slots, start, failed.Load, fail)
+				w.open(cfg, due[i], start, fail)
 			} else {
 				w.closed(cfg, i, stop, &claimed, failed.Load, fail)
 			}
 		}()
+	}
+	if cfg.Rate > 0 {
+		pace(cfg.Rate, slots, start, due, failed.Load)
 	}
 	wg.Wait()
 	wall := time.Since(start)
@@ -413,33 +424,58 @@ func (w *worker) closed(cfg Config, i int, stop time.Time, claimed *atomic.Int64
 	}
 }
 
-// open sends the slots i, i+C, i+2C, … of the schedule.
-func (w *worker) open(cfg Config, i, slots int, start time.Time, failed func() bool, fail func(error)) {
+// pace hands out the schedule: slot k goes to connection k mod C when
+// it falls due. One goroutine on its own thread sleeps between slots
+// (sleepFor, to the tens of microseconds), so the generator runs a few
+// threads, not one per connection: with a thread per sleeping
+// connection, the kernel's scheduler delayed wake-ups by milliseconds
+// whenever the two cores were shared with the server.
+func pace(rate float64, slots int, start time.Time, due []chan int, failed func() bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		for _, c := range due {
+			close(c)
+		}
+	}()
+	perSlot := float64(time.Second) / rate
+	for k := 0; k < slots && !failed(); k++ {
+		sched := start.Add(time.Duration(float64(k) * perSlot))
+		if d := time.Until(sched); d > 0 {
+			sleepFor(d)
+		}
+		due[k%len(due)] <- k
+	}
+}
+
+// open sends the slots it is handed, each as soon as it has it and the
+// connection is free.
+func (w *worker) open(cfg Config, due <-chan int, start time.Time, fail func(error)) {
 	perSlot := float64(time.Second) / cfg.Rate
 	var freeAt time.Time // when the previous answer arrived
-	for k := i; k < slots && !failed(); k += cfg.Conns {
+	failed := false
+	for k := range due {
+		if failed {
+			continue // drain, so the pacer never blocks
+		}
 		sched := start.Add(time.Duration(float64(k) * perSlot))
 		now := time.Now()
-		switch {
-		case now.Before(sched):
-			time.Sleep(sched.Sub(now))
-			now = time.Now()
-			w.late.Record(now.Sub(sched))
-		case freeAt.After(sched):
+		if freeAt.After(sched) {
 			// The connection was still waiting for an earlier answer:
 			// the server's queueing, carried in this request's latency.
 			w.busy++
 			w.queued.Record(freeAt.Sub(sched))
-		default:
-			// The connection was free in time and the generator still
-			// missed the slot: its own delay.
+		} else {
+			// The connection was free in time: how late the generator
+			// (pacer and wake-up) sent it is its own delay.
 			w.late.Record(now.Sub(sched))
 		}
 		status, err := w.roundTrip(cfg.Requests[k%len(cfg.Requests)], now)
 		freeAt = time.Now()
 		if err != nil {
 			fail(err)
-			return
+			failed = true
+			continue
 		}
 		w.lat.Record(freeAt.Sub(sched))
 		w.record(status)
