@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -160,4 +161,52 @@ func benchEffects(u safereset.User) (safereset.Effects, error) {
 		Outbox: []safereset.OutboxEntry{{NotAfter: t0.Add(72 * time.Hour), Webhook: &safereset.WebhookDelivery{
 			ID: "msg_0123456789abcdef0123456789abcdef", URL: "https://app.example/hooks", Type: safereset.EventResetRequested, Body: body}}},
 	}, nil
+}
+
+// BenchmarkCheckToken is the store's part of refusing a guess: a wrong
+// token for a known address whose record carries a full password history
+// (the largest user record there is), for a known address's live token,
+// and for an unknown address. A check reads two index entries and the
+// fixed-size token record; it never decodes the user's JSON record.
+//
+//	go test ./store -run '^$' -bench CheckToken -benchmem -count 6
+func BenchmarkCheckToken(b *testing.B) {
+	ctx := context.Background()
+	db := openBench(b, true)
+	db.KeepPasswordHistory(safereset.MaxPasswordHistory)
+	mustCreateUser(b, db, "alice@example.com")
+	compose := storetest.ComposeToken("0123456789abcdef0123456789abcdef")
+	var live safereset.ResetToken
+	for i := range safereset.MaxPasswordHistory {
+		live = benchToken(i)
+		if _, err := db.RequestReset(ctx, "alice@example.com", live, 3, compose); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.ResetPassword(ctx, "alice@example.com", live.Hash, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	live = benchToken(1 << 20)
+	if _, err := db.RequestReset(ctx, "alice@example.com", live, 3, compose); err != nil {
+		b.Fatal(err)
+	}
+	wrong := benchToken(1 << 21).Hash
+	for _, bc := range []struct {
+		name, email string
+		hash        [32]byte
+		want        error
+	}{
+		{"KnownWrongToken", "alice@example.com", wrong, safereset.ErrTokenInvalid},
+		{"KnownLiveToken", "alice@example.com", live.Hash, nil},
+		{"Unknown", "nobody@example.com", wrong, safereset.ErrTokenInvalid},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.CheckToken(ctx, bc.email, bc.hash, t0); !errors.Is(err, bc.want) && err != bc.want {
+					b.Fatalf("CheckToken = %v, want %v", err, bc.want)
+				}
+			}
+		})
+	}
 }

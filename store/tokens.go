@@ -169,7 +169,7 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 // user, another user's token).
 func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error {
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		_, err := validToken(tx, emailKey, tokenHash, now)
+		_, err := tokenOwner(tx, emailKey, tokenHash, now)
 		return err
 	})
 	if err != nil {
@@ -214,24 +214,54 @@ func (db *DB) ResetPassword(ctx context.Context, emailKey string, tokenHash [32]
 // validToken returns the user of emailKey when tokenHash is its token and
 // unexpired at now.
 func validToken(tx *bolt.Tx, emailKey string, tokenHash [32]byte, now time.Time) (safereset.User, error) {
-	u, err := userByEmail(tx, emailKey)
-	if errors.Is(err, safereset.ErrUserNotFound) {
-		return safereset.User{}, safereset.ErrTokenInvalid
-	}
+	id, err := tokenOwner(tx, emailKey, tokenHash, now)
 	if err != nil {
 		return safereset.User{}, err
+	}
+	var u safereset.User
+	if _, err := getJSON(tx.Bucket([]byte(bucketUsers)), u64(id), &u); err != nil {
+		return safereset.User{}, err
+	}
+	return u, nil
+}
+
+// tokenOwner is validToken without decoding the user: the ID of the user
+// of emailKey when tokenHash is its token and unexpired at now. A check
+// that needs no more (CheckToken, every guess at a token) reads two
+// index entries and one fixed-size token record, and never parses the
+// user's JSON record with its password history.
+func tokenOwner(tx *bolt.Tx, emailKey string, tokenHash [32]byte, now time.Time) (uint64, error) {
+	id, err := tokenUserID(tx, emailKey)
+	if err != nil {
+		return 0, err
 	}
 	tok, ok, err := getToken(tx.Bucket([]byte(bucketTokens)), tokenHash)
 	if err != nil {
-		return safereset.User{}, err
+		return 0, err
 	}
-	if !ok || tok.UserID != u.ID {
-		return safereset.User{}, safereset.ErrTokenInvalid
+	if !ok || tok.UserID != id {
+		return 0, safereset.ErrTokenInvalid
 	}
 	if !now.Before(tok.ExpiresAt) {
-		return safereset.User{}, safereset.ErrTokenExpired
+		return 0, safereset.ErrTokenExpired
 	}
-	return u, nil
+	return id, nil
+}
+
+// tokenUserID is the ID a token of emailKey must carry: ErrTokenInvalid
+// for an unknown address, an error when the index points at no record.
+func tokenUserID(tx *bolt.Tx, emailKey string) (uint64, error) {
+	id, err := userID(tx, emailKey)
+	if errors.Is(err, safereset.ErrUserNotFound) {
+		return 0, safereset.ErrTokenInvalid
+	}
+	if err != nil {
+		return 0, err
+	}
+	if tx.Bucket([]byte(bucketUsers)).Get(u64(id)) == nil {
+		return 0, fmt.Errorf("email index points at missing user %d", id)
+	}
+	return id, nil
 }
 
 // storedToken is a token with its insertion sequence, which breaks ties
