@@ -44,6 +44,14 @@ const MaxDomainLength = 253
 // net/mail accepts, would reach the mail's To header and the reset link.
 func ValidEmail(s string) bool {
 	s = strings.TrimFunc(s, unicode.IsSpace)
+	if plainEmail(s) {
+		return true
+	}
+	return validEmailFull(s)
+}
+
+// validEmailFull is ValidEmail's check of a trimmed address by net/mail.
+func validEmailFull(s string) bool {
 	if s == "" || len(s) > MaxEmailLength || !utf8.ValidString(s) {
 		return false
 	}
@@ -64,14 +72,60 @@ func ValidEmail(s string) bool {
 	return validDomain(domain)
 }
 
+// plainEmail accepts, without net/mail, the addresses almost every
+// request carries: printable ASCII, a dot-atom local part (atext and
+// single inner dots, at most 64 octets), one '@', and a domain
+// validDomain accepts. Each such address is one validEmailFull accepts
+// (net/mail parses it as a bare addr-spec equal to itself), so ValidEmail
+// may answer true at once; anything else, valid or not, goes the full
+// way. FuzzValidEmail_PlainImpliesFull holds the two together.
+func plainEmail(s string) bool {
+	if len(s) > MaxEmailLength {
+		return false
+	}
+	at := strings.IndexByte(s, '@')
+	if at < 1 || at > 64 {
+		return false
+	}
+	prev := byte('.') // a leading dot is refused like a double one
+	for i := 0; i < at; i++ {
+		c := s[i]
+		if c == '.' {
+			if prev == '.' {
+				return false
+			}
+		} else if c >= 0x80 || !atext[c] {
+			return false
+		}
+		prev = c
+	}
+	return prev != '.' && validDomain(s[at+1:])
+}
+
+// atext is RFC 5322's atext: letters, digits and !#$%&'*+-/=?^_`{|}~.
+var atext = func() (t [128]bool) {
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("!#$%&'*+-/=?^_`{|}~") {
+		t[c] = true
+	}
+	return t
+}()
+
 // validDomain reports whether d is a host name of LDH labels (see
 // ValidEmail).
 func validDomain(d string) bool {
 	if len(d) > MaxDomainLength || !strings.Contains(d, ".") {
 		return false
 	}
-	labels := strings.Split(d, ".")
-	for _, label := range labels {
+	var label string
+	for rest := d; ; {
+		var more bool
+		label, rest, more = strings.Cut(rest, ".")
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
@@ -81,9 +135,11 @@ func validDomain(d string) bool {
 				return false
 			}
 		}
+		if !more {
+			break
+		}
 	}
-	tld := labels[len(labels)-1]
-	return strings.Trim(tld, "0123456789") != ""
+	return strings.Trim(label, "0123456789") != "" // the top-level label
 }
 
 // LocalPart returns the part of an address before the last '@'.

@@ -3,6 +3,7 @@ package safereset_test
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/safereset/safereset"
@@ -33,6 +34,28 @@ func FuzzValidEmail(f *testing.F) {
 		}
 		if lp := safereset.LocalPart(n); lp == "" || !strings.HasPrefix(n, lp+"@") {
 			t.Fatalf("LocalPart(%q) = %q", n, lp)
+		}
+	})
+}
+
+// FuzzValidEmail_PlainImpliesFull: ValidEmail answers the common case
+// without net/mail (plainEmail), which is only right if every address
+// plainEmail accepts is one the full check accepts too, and ValidEmail's
+// answer is then the full check's on every input.
+func FuzzValidEmail_PlainImpliesFull(f *testing.F) {
+	for _, s := range []string{"jane@example.com", "a.b@c.co", ".a@b.co", "a.@b.co", "a..b@c.co", "a@b.c0", "a@b.9",
+		"{x}@b.co", "a@b.co{x}", "a@b..co", "a@-b.co", "a@xn--bcher-kva.example", "\"a\"@b.co", "a b@c.co", "a@b@c.co",
+		"x@[1.2.3.4]", "é@b.co", "a@b.co\x00", strings.Repeat("a", 65) + "@b.co", "!#$%&'*+-/=?^_`{|}~@b.co"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		trimmed := strings.TrimFunc(s, unicode.IsSpace)
+		full := safereset.ValidEmailFullForTest(trimmed)
+		if safereset.PlainEmailForTest(trimmed) && !full {
+			t.Fatalf("plainEmail accepts %q, which the full check refuses", trimmed)
+		}
+		if got := safereset.ValidEmail(s); got != full {
+			t.Fatalf("ValidEmail(%q) = %v, the full check says %v", s, got, full)
 		}
 	})
 }

@@ -1,0 +1,7 @@
+package safereset
+
+// Unexported checks, for the external tests.
+var (
+	PlainEmailForTest     = plainEmail
+	ValidEmailFullForTest = validEmailFull
+)
