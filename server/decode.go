@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -96,20 +98,95 @@ func (s *seenKeys) seen(key []byte) bool {
 	return false
 }
 
-// unquote returns the text of the JSON string quoted (quotes included). A
-// plain one is its own bytes; one with an escape or invalid UTF-8 goes
-// through encoding/json, which replaces bad bytes and lone surrogates with
-// U+FFFD.
+// unquote returns the text of the JSON string quoted (quotes included),
+// which json.Valid has accepted. A plain one is its own bytes; one with an
+// escape or invalid UTF-8 is unescaped as encoding/json unescapes it, bad
+// bytes and lone surrogates becoming U+FFFD (FuzzUnquote_MatchesEncodingJSON).
 func unquote(quoted []byte, esc bool) ([]byte, bool) {
 	inner := quoted[1 : len(quoted)-1]
 	if !esc && utf8.Valid(inner) {
 		return inner, true
 	}
-	var s string
-	if err := json.Unmarshal(quoted, &s); err != nil {
-		return nil, false
+	return unescape(inner)
+}
+
+// unescape is encoding/json's unquoting of a string's inside, without
+// the reflection and the string copy of json.Unmarshal.
+func unescape(s []byte) ([]byte, bool) {
+	b := make([]byte, 0, len(s)+utf8.UTFMax)
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			if r+1 >= len(s) {
+				return nil, false
+			}
+			switch s[r+1] {
+			case '"', '\\', '/':
+				b = append(b, s[r+1])
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				rr := hex4(s[r:])
+				if rr < 0 {
+					return nil, false
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, hex4(s[r:])); dec != unicode.ReplacementChar {
+						r += 6
+						b = utf8.AppendRune(b, dec)
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+				continue
+			default:
+				return nil, false
+			}
+			r += 2
+		case c == '"' || c < ' ':
+			return nil, false
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			r += size
+			b = utf8.AppendRune(b, rr)
+		}
 	}
-	return []byte(s), true
+	return b, true
+}
+
+// hex4 reads the \uXXXX escape at the start of s, or returns -1.
+func hex4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 func skipSpace(b []byte, i int) int {

@@ -122,3 +122,27 @@ func FuzzDecodeObject_MatchesReference(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnquote_MatchesEncodingJSON: unquote gives, for every string
+// json.Valid accepts, exactly the text json.Unmarshal gives (escapes,
+// surrogate pairs, lone surrogates and invalid UTF-8 as U+FFFD).
+func FuzzUnquote_MatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`plain`, `a\"b`, `\\\/\b\f\n\r\t`, `\u0026\u003c`, `\ud83d\ude00`, `\ud83d`, `\ud83dx`,
+		`\ude00\ud83d`, `\ud83d\u0041`, "\xff\xfe", "caf\xc3\xa9", `\u00e9\u00E9`, "\xed\xa0\x80", `\u0000`, "x\xc3"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, inner []byte) {
+		quoted := append(append([]byte{'"'}, inner...), '"')
+		if !json.Valid(quoted) {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(quoted, &want); err != nil {
+			t.Fatalf("json.Unmarshal(%q) after json.Valid: %v", quoted, err)
+		}
+		got, ok := unquote(quoted, bytes.IndexByte(inner, '\\') >= 0)
+		if !ok || string(got) != want {
+			t.Fatalf("unquote(%q) = %q, %v; json.Unmarshal gives %q", quoted, got, ok, want)
+		}
+	})
+}
