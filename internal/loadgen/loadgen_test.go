@@ -299,16 +299,28 @@ func TestOpenLoop_LatencyIncludesTheServersDelay(t *testing.T) {
 	}
 }
 
+// TestOpenLoop_FastServerGetsTheAskedRate runs both ways of keeping the
+// schedule: the pacer (rates up to PacerMaxRate) and each connection
+// sleeping to its own slots (above it).
 func TestOpenLoop_FastServerGetsTheAskedRate(t *testing.T) {
+	for _, rate := range []float64{2000, 2 * PacerMaxRate} {
+		t.Run(fmt.Sprint(rate), func(t *testing.T) { testAskedRate(t, rate) })
+	}
+}
+
+func testAskedRate(t *testing.T, rate float64) {
 	addr := httpServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	req, _ := encode(t, "GET", "http://"+addr+"/", nil, nil)
-	const rate, dur = 2000.0, 500 * time.Millisecond
+	dur := time.Duration(1000 / rate * float64(time.Second))
 	r, err := Run(Config{Addr: addr, Requests: [][]byte{req}, Conns: 8, Rate: rate, Duration: dur, Want: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Slots != 1000 || r.N != 1000 || r.Wrong != 0 {
 		t.Fatalf("slots %d answered %d wrong %d; want 1000", r.Slots, r.N, r.Wrong)
+	}
+	if r.Late.Count()+r.Queued.Count() != 1000 {
+		t.Fatalf("late %d + queued %d != 1000 slots", r.Late.Count(), r.Queued.Count())
 	}
 	// The schedule cannot be run faster than asked: the last slot is
 	// (N-1)/rate after the start.
