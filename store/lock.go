@@ -120,11 +120,7 @@ func validLockToken(tx *bolt.Tx, emailKey string, hash [32]byte, now time.Time) 
 	if err != nil {
 		return safereset.User{}, err
 	}
-	var u safereset.User
-	if _, err := getJSON(tx.Bucket([]byte(bucketUsers)), u64(id), &u); err != nil {
-		return safereset.User{}, err
-	}
-	return u, nil
+	return userRecord(tx, id)
 }
 
 // lockTokenOwner is validLockToken without decoding the user record, as

@@ -218,11 +218,14 @@ func validToken(tx *bolt.Tx, emailKey string, tokenHash [32]byte, now time.Time)
 	if err != nil {
 		return safereset.User{}, err
 	}
+	return userRecord(tx, id)
+}
+
+// userRecord decodes the record of user id, which tokenUserID has seen.
+func userRecord(tx *bolt.Tx, id uint64) (safereset.User, error) {
 	var u safereset.User
-	if _, err := getJSON(tx.Bucket([]byte(bucketUsers)), u64(id), &u); err != nil {
-		return safereset.User{}, err
-	}
-	return u, nil
+	_, err := getJSON(tx.Bucket([]byte(bucketUsers)), u64(id), &u)
+	return u, err
 }
 
 // tokenOwner is validToken without decoding the user: the ID of the user

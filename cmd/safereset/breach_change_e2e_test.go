@@ -12,34 +12,36 @@ import (
 	"github.com/safereset/safereset"
 )
 
+// readyzAnswer is what the ops listener's /readyz answers.
+type readyzAnswer struct {
+	Reasons      []string
+	BreachFilter safereset.FilterInfo
+}
+
 // readyz returns the status and reasons of the ops listener's /readyz.
 func readyz(t *testing.T, admin string) (int, []string) {
 	t.Helper()
-	resp, err := http.Get(admin + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct{ Reasons []string }
-	json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body.Reasons
+	st, body := readyzFull(t, admin)
+	return st, body.Reasons
 }
 
 // readyzGuard is the breachFilter.guard that /readyz reports.
 func readyzGuard(t *testing.T, admin string) string {
 	t.Helper()
+	_, body := readyzFull(t, admin)
+	return body.BreachFilter.Guard
+}
+
+func readyzFull(t *testing.T, admin string) (int, readyzAnswer) {
+	t.Helper()
 	resp, err := http.Get(admin + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body struct {
-		BreachFilter safereset.FilterInfo
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body.BreachFilter.Guard
+	var body readyzAnswer
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
 }
 
 // TestBreach_FileChangedUnderTheServer: the real binary maps its filter; a
