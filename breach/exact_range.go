@@ -65,11 +65,29 @@ func appendLine(dst []byte, suffix []byte, count uint64) []byte {
 		p := hexPairs[s[i]]
 		line[2*i-1], line[2*i] = p[0], p[1]
 	}
-	if count < 10 { // every padding line, and most real counts are small
+	switch {
+	case count < 10: // every padding line
 		return append(dst, byte('0'+count))
+	case count < 100:
+		p := decimalPairs[count]
+		return append(dst, p[0], p[1])
+	case count < 10000: // most real counts: two table lookups, no division loop
+		hi, lo := decimalPairs[count/100], decimalPairs[count%100]
+		if hi[0] == '0' {
+			return append(dst, hi[1], lo[0], lo[1])
+		}
+		return append(dst, hi[0], hi[1], lo[0], lo[1])
 	}
 	return strconv.AppendUint(dst, count, 10)
 }
+
+// decimalPairs holds the two decimal digits of 0 to 99.
+var decimalPairs = func() (t [100][2]byte) {
+	for i := range t {
+		t[i] = [2]byte{byte('0' + i/10), byte('0' + i%10)}
+	}
+	return t
+}()
 
 // AppendRange appends the Pwned Passwords range answer for prefix to dst:
 // one "SUFFIX:COUNT" line per hash under prefix (35 uppercase hex digits),

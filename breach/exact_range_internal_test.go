@@ -37,3 +37,22 @@ func TestAppendLine_MatchesHex(t *testing.T) {
 		}
 	}
 }
+
+// The count is strconv.FormatUint's for every value up to 10^6 (each
+// branch of the table formatting and its edges) and for large ones.
+func TestAppendLine_CountMatchesStrconv(t *testing.T) {
+	var s [SuffixBytes]byte
+	head := string(appendLine(nil, s[:], 0))
+	head = head[:len(head)-1]
+	check := func(count uint64) {
+		if got, want := string(appendLine(nil, s[:], count)), head+strconv.FormatUint(count, 10); got != want {
+			t.Fatalf("appendLine(count %d) = %q, want %q", count, got, want)
+		}
+	}
+	for c := uint64(0); c <= 1_000_000; c++ {
+		check(c)
+	}
+	for _, c := range []uint64{1<<32 - 1, 1 << 32, 1<<63 - 1, 1<<64 - 1} {
+		check(c)
+	}
+}
