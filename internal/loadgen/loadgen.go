@@ -457,9 +457,8 @@ func pace(rate float64, slots int, start time.Time, due []chan int, failed func(
 			close(c)
 		}
 	}()
-	perSlot := float64(time.Second) / rate
 	for k := 0; k < slots && !failed(); k++ {
-		sched := start.Add(time.Duration(float64(k) * perSlot))
+		sched := slotTime(start, rate, k)
 		if d := time.Until(sched); d > 0 {
 			sleepFor(d)
 		}
@@ -467,10 +466,14 @@ func pace(rate float64, slots int, start time.Time, due []chan int, failed func(
 	}
 }
 
+// slotTime is when slot k of an open loop at rate falls due.
+func slotTime(start time.Time, rate float64, k int) time.Time {
+	return start.Add(time.Duration(float64(k) * float64(time.Second) / rate))
+}
+
 // open sends the slots next hands it (the pacer's, already due, or its
 // own, slept to), each once it is due and the connection is free.
 func (w *worker) open(cfg Config, next func() (int, bool), start time.Time, fail func(error)) {
-	perSlot := float64(time.Second) / cfg.Rate
 	var freeAt time.Time // when the previous answer arrived
 	failed := false
 	for {
@@ -481,7 +484,7 @@ func (w *worker) open(cfg Config, next func() (int, bool), start time.Time, fail
 		if failed {
 			continue // drain, so the pacer never blocks
 		}
-		sched := start.Add(time.Duration(float64(k) * perSlot))
+		sched := slotTime(start, cfg.Rate, k)
 		now := time.Now()
 		switch {
 		case now.Before(sched):
