@@ -54,17 +54,26 @@ var hexPairs = func() (t [256][2]byte) {
 	return t
 }()
 
+// maxLine is the longest line appendLine writes: 35 digits, a colon and
+// a count of up to 20 digits.
+const maxLine = 35 + 1 + 20
+
 // appendLine appends "SUFFIX35HEX:COUNT".
 func appendLine(dst []byte, suffix []byte, count uint64) []byte {
 	n := len(dst)
-	dst = append(dst, "00000000000000000000000000000000000:"...)
+	if cap(dst)-n < maxLine {
+		dst = slices.Grow(dst, maxLine)
+	}
+	dst = dst[:n+36]
 	line := (*[36]byte)(dst[n:])
 	s := (*[SuffixBytes]byte)(suffix)
 	line[0] = upperHex[s[0]&0x0f]
-	for i := 1; i < SuffixBytes; i++ {
-		p := hexPairs[s[i]]
-		line[2*i-1], line[2*i] = p[0], p[1]
-	}
+	binary.BigEndian.PutUint64(line[1:], hex4(binary.BigEndian.Uint32(s[1:])))
+	binary.BigEndian.PutUint64(line[9:], hex4(binary.BigEndian.Uint32(s[5:])))
+	binary.BigEndian.PutUint64(line[17:], hex4(binary.BigEndian.Uint32(s[9:])))
+	binary.BigEndian.PutUint64(line[25:], hex4(binary.BigEndian.Uint32(s[13:])))
+	p := hexPairs[s[17]]
+	line[33], line[34], line[35] = p[0], p[1], ':'
 	switch {
 	case count < 10: // every padding line
 		return append(dst, byte('0'+count))
@@ -79,6 +88,19 @@ func appendLine(dst []byte, suffix []byte, count uint64) []byte {
 		return append(dst, hi[0], hi[1], lo[0], lo[1])
 	}
 	return strconv.AppendUint(dst, count, 10)
+}
+
+// hex4 returns the eight uppercase hex digits of v's four bytes, first
+// byte first, as a big-endian word: the nibbles are spread one to a byte
+// and each becomes '0'+n, plus 7 more where n >= 10 (n+6 carries into
+// bit 4 exactly then). No byte carries into the next.
+func hex4(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000FFFF0000FFFF
+	x = (x | x<<8) & 0x00FF00FF00FF00FF
+	x = (x<<4)&0x0F000F000F000F00 | x&0x000F000F000F000F
+	letters := (x + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return x + 0x3030303030303030 + letters*7
 }
 
 // decimalPairs holds the two decimal digits of 0 to 99.
