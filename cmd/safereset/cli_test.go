@@ -123,6 +123,8 @@ func TestCLI_BadInput(t *testing.T) {
 		{"UnknownCommand", "", []string{"frobnicate"}, "unknown command"},
 		{"UnknownFlag", "", []string{"serve", "--nope"}, "flag provided but not defined"},
 		{"BadDuration", "", []string{"serve", "--token-ttl", "forever"}, "invalid value"},
+		{"LogFlushNegative", "", []string{"serve", "--log-flush", "-1s"}, "--log-flush must be between 0 and 10s"},
+		{"LogFlushTooLong", "", []string{"serve", "--log-flush", "11s"}, "--log-flush must be between 0 and 10s"},
 		{"UserNoArg", "", []string{"user", "add"}, "exactly one argument"},
 		{"UserNoPassword", "", []string{"user", "add", "x@example.com"}, "no password on stdin"},
 		{"UserBadEmail", "Passw0rd-long-enough\n", []string{"user", "add", "not-an-email"}, "not a valid address"},

@@ -58,6 +58,7 @@ type serveConfig struct {
 	mailLease                 time.Duration
 
 	logFormat, logLevel string
+	logFlush            time.Duration
 	shutdownTimeout     time.Duration
 
 	resetPage                  bool
@@ -118,6 +119,7 @@ func serveFlags(stderr io.Writer) (*serveConfig, *flag.FlagSet) {
 	fs.DurationVar(&c.mailLease, "mail-lease", mail.DefaultLease, "how long a claimed outbox mail stays with one replica before another may send it")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.logFlush, "log-flush", 100*time.Millisecond, "write info lines in batches at most this often (warnings and errors at once); 0 writes every line at once")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.BoolVar(&c.resetPage, "reset-page", true, "serve the reset page at /reset, where the emailed link lands (false for deployments that host their own)")
 	fs.StringVar(&c.productName, "product-name", "safereset", "name of the service in mail subjects, mail bodies and the reset page")
@@ -133,6 +135,8 @@ func (c *serveConfig) validate() error {
 	switch {
 	case c.tokenTTL < time.Second || c.tokenTTL > 7*24*time.Hour:
 		return errors.New("--token-ttl must be between 1s and 168h")
+	case c.logFlush < 0 || c.logFlush > 10*time.Second:
+		return errors.New("--log-flush must be between 0 and 10s")
 	case c.confirmTimeout <= 0 || c.smtpTimeout <= 0 || c.shutdownTimeout <= 0:
 		return errors.New("--confirm-timeout, --smtp-timeout and --shutdown-timeout must be positive")
 	case c.mailRetryBase <= 0 || c.mailRetryMax < c.mailRetryBase:
@@ -200,22 +204,38 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	return c, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger builds the server's logger on w. With flush > 0 lines are
+// written in batches (lineBuffer): close writes out what is kept, and must
+// run before the process exits.
+func newLogger(w io.Writer, format, level string, flush time.Duration) (logger *slog.Logger, close func(), err error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+		return nil, nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	text := false
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		text = true
 	case "auto":
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
-		}
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		f, ok := w.(*os.File)
+		text = ok && term.IsTerminal(int(f.Fd()))
+	default:
+		return nil, nil, fmt.Errorf("--log-format: %q is not json, text or auto", format)
 	}
-	return nil, fmt.Errorf("--log-format: %q is not json, text or auto", format)
+	close = func() {}
+	var buf *lineBuffer
+	if flush > 0 {
+		buf = newLineBuffer(w, flush)
+		w, close = buf, buf.Close
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if text {
+		h = slog.NewTextHandler(w, opts)
+	}
+	if buf != nil {
+		h = flushOnWarn{h, buf}
+	}
+	return slog.New(h), close, nil
 }

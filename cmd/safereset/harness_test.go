@@ -66,8 +66,11 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// fastArgs keep argon2id cheap in tests; the code path is the same.
-var fastArgs = []string{"--argon2-memory", "8192", "--argon2-time", "1", "--log-format", "json"}
+// fastArgs keep argon2id cheap in tests; the code path is the same. They
+// also write each log line at once, so a test that reads the log while the
+// server runs (a scan for secrets, above all) sees every line; the batched
+// default has its own tests (logbuf_test.go).
+var fastArgs = []string{"--argon2-memory", "8192", "--argon2-time", "1", "--log-format", "json", "--log-flush", "0"}
 
 // startServer runs `safereset serve` with a temp data dir (or dataDir when
 // not empty) and extra flags, and waits until /readyz answers 200.

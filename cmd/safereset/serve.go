@@ -20,10 +20,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
+	logger, closeLog, err := newLogger(stderr, c.logFormat, c.logLevel, c.logFlush)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	s, err := wire(c, getenv, logger)
