@@ -6,15 +6,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/safereset/safereset/breach"
 	"github.com/safereset/safereset/server"
 )
 
@@ -26,7 +23,6 @@ import (
 //
 //	go test -run '^$' -bench RangeHTTP -benchtime 20000x -count 3 ./server
 func BenchmarkRangeHTTP(b *testing.B) {
-	dir := b.TempDir()
 	var in strings.Builder
 	r := rand.New(rand.NewPCG(9, 9))
 	for p := range 256 {
@@ -34,19 +30,7 @@ func BenchmarkRangeHTTP(b *testing.B) {
 			fmt.Fprintf(&in, "%05X%016X%016X%03X:%d\n", p, r.Uint64(), r.Uint64(), r.Uint32()&0xfff, r.IntN(1000)+1)
 		}
 	}
-	src := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(src, []byte(in.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	exactPath := filepath.Join(dir, "f.exact")
-	if _, err := breach.Build(context.Background(), breach.BuildOptions{Out: filepath.Join(dir, "f.bloom"), Exact: exactPath, Inputs: []string{src}}); err != nil {
-		b.Fatal(err)
-	}
-	e, err := breach.OpenExact(exactPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e := buildExact(b, in.String())
 	srv, err := server.NewRangeServer(server.RangeDeps{Source: e})
 	if err != nil {
 		b.Fatal(err)

@@ -29,6 +29,27 @@ func startRange(t *testing.T, src server.RangeSource) string {
 	return "http://" + srv.Addr().String() + "/range/"
 }
 
+// buildExact builds an exact store from "HASH:COUNT" lines with the
+// real builder and opens it; it is closed when tb ends.
+func buildExact(tb testing.TB, lines string) *breach.Exact {
+	tb.Helper()
+	dir := tb.TempDir()
+	src := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(src, []byte(lines), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	exact := filepath.Join(dir, "f.exact")
+	if _, err := breach.Build(context.Background(), breach.BuildOptions{Out: filepath.Join(dir, "f.bloom"), Exact: exact, Inputs: []string{src}}); err != nil {
+		tb.Fatal(err)
+	}
+	e, err := breach.OpenExact(exact)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	return e
+}
+
 func get(t *testing.T, c *http.Client, url string) (int, http.Header, string) {
 	t.Helper()
 	resp, err := c.Get(url)
@@ -47,25 +68,12 @@ func get(t *testing.T, c *http.Client, url string) (int, http.Header, string) {
 // keep-alive connection, a one-line answer after a 950-line one must be
 // exactly its one line: nothing of the longer answer left behind.
 func TestRange_ShortAnswerAfterLongOnSameConnection(t *testing.T) {
-	dir := t.TempDir()
 	var in strings.Builder
 	for i := range 950 {
 		fmt.Fprintf(&in, "ABCDE%035X:%d\n", i, i+1)
 	}
 	fmt.Fprintf(&in, "12345%035X:7\n", 42)
-	src := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(src, []byte(in.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	exact := filepath.Join(dir, "f.exact")
-	if _, err := breach.Build(context.Background(), breach.BuildOptions{Out: filepath.Join(dir, "f.bloom"), Exact: exact, Inputs: []string{src}}); err != nil {
-		t.Fatal(err)
-	}
-	e, err := breach.OpenExact(exact)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := buildExact(t, in.String())
 	base := startRange(t, e)
 	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	defer c.CloseIdleConnections()
