@@ -34,7 +34,7 @@ type lineBuffer struct {
 
 func newLineBuffer(w io.Writer, every time.Duration) *lineBuffer {
 	b := &lineBuffer{w: w, every: every, buf: make([]byte, 0, logBufferSize)}
-	b.timer = time.AfterFunc(time.Hour, b.tick)
+	b.timer = time.AfterFunc(time.Hour, b.Flush)
 	b.timer.Stop()
 	return b
 }
@@ -58,12 +58,6 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 		b.timer.Reset(b.every)
 	}
 	return len(p), nil
-}
-
-func (b *lineBuffer) tick() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.flushLocked()
 }
 
 // Flush writes every line kept so far.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,16 +217,8 @@ func TestBinary_LogBatchedLinesWrittenOnShutdown(t *testing.T) {
 	p := startBinary(t, "", "--log-flush", "10s")
 	const n = 40
 	for range n {
-		req, _ := http.NewRequest("PATCH", p.Base+"/api/v1/user/reset-password", strings.NewReader(`{}`))
-		req.Header.Set("X-Api-Key", "sr_"+strings.Repeat("A", 43))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 401 {
-			t.Fatalf("status %d, want 401", resp.StatusCode)
+		if r := p.do("PATCH", "/api/v1/user/reset-password", map[string]string{"X-Api-Key": "sr_" + strings.Repeat("A", 43)}, `{}`); r.Status != 401 {
+			t.Fatalf("status %d, want 401", r.Status)
 		}
 	}
 	count := func() int { return strings.Count(p.Log.String(), `"route":"reset"`) }
