@@ -8,6 +8,16 @@
 // up to the blank line, Content-Length; the body is read into a reused
 // buffer and discarded. A request costs no allocation in steady state.
 //
+// Two engines drive the connections. On Linux, one or a few event loops
+// (evloop_linux.go), each an OS thread running epoll over raw
+// non-blocking sockets: a request is a write(2), an answer a read(2) per
+// readiness event, and the wait for the next slot is the epoll call's own
+// nanosecond timeout. Elsewhere, or with Config.Portable, a goroutine per
+// connection through net.Conn, with a pacer thread for open loops. An
+// open-loop request costs the event loop about a quarter less CPU than
+// the portable engine (BENCHMARKS.md), which matters when the generator
+// shares two cores with the server under test.
+//
 // Two modes: a closed loop (each connection sends its next request when
 // the answer is in) for the peak, and an open loop at a fixed rate whose
 // schedule is fixed before the run. In the open loop, latency counts from
@@ -52,6 +62,13 @@ type Config struct {
 	// Timeout bounds the wait for a complete answer (default 10 s): a
 	// server that sends less than it announced is an error, not a hang.
 	Timeout time.Duration
+
+	// Portable drives each connection from its own goroutine through
+	// net.Conn, as on systems without the event-loop engine (Linux has
+	// it). Loops is the event-loop engine's threads (default 1; rounded
+	// down to a divisor of Conns).
+	Portable bool
+	Loops    int
 }
 
 // Result is what a run measured.
@@ -110,7 +127,11 @@ type worker struct {
 	served  int // answers on the current connection
 	refresh time.Time
 	buf     []byte
+	tally
+}
 
+// tally is what one connection (or one event loop) measured.
+type tally struct {
 	lat, late, queued Hist
 	status            [600]int
 	other             int // statuses outside 100-599 (never from a sane server)
@@ -286,16 +307,34 @@ func parseLength(v []byte) (int, bool) {
 	return n, true
 }
 
-func (w *worker) record(status int) {
+func (t *tally) record(status int) {
 	if status >= 100 && status < 600 {
-		w.status[status]++
+		t.status[status]++
 	} else {
-		w.other++
+		t.other++
 	}
-	if w.want != 0 && status != w.want {
-		w.wrong++
+	if t.want != 0 && status != t.want {
+		t.wrong++
 	}
-	w.n++
+	t.n++
+}
+
+// add merges t into r.
+func (r *Result) add(t *tally) {
+	r.N += t.n
+	r.Wrong += t.wrong
+	r.Busy += t.busy
+	r.Lat.Merge(&t.lat)
+	r.Late.Merge(&t.late)
+	r.Queued.Merge(&t.queued)
+	for s, c := range t.status {
+		if c > 0 {
+			r.Statuses[s] += c
+		}
+	}
+	if t.other > 0 {
+		r.Statuses[0] += t.other
+	}
 }
 
 // Run drives cfg.Addr as cfg says and returns what it measured. The first
@@ -317,9 +356,12 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if haveLoops && !cfg.Portable {
+		return runLoops(cfg)
+	}
 	ws := make([]*worker, cfg.Conns)
 	for i := range ws {
-		ws[i] = &worker{addr: cfg.Addr, timeout: cfg.Timeout, buf: make([]byte, bufSize), want: cfg.Want}
+		ws[i] = &worker{addr: cfg.Addr, timeout: cfg.Timeout, buf: make([]byte, bufSize), tally: tally{want: cfg.Want}}
 		if err := ws[i].dial(); err != nil {
 			for _, w := range ws[:i] {
 				w.close()
@@ -391,20 +433,7 @@ func Run(cfg Config) (*Result, error) {
 	}
 	r := &Result{Statuses: map[int]int{}, Wall: wall, CPU: cpu1 - cpu0, Slots: slots}
 	for _, w := range ws {
-		r.N += w.n
-		r.Wrong += w.wrong
-		r.Busy += w.busy
-		r.Lat.Merge(&w.lat)
-		r.Late.Merge(&w.late)
-		r.Queued.Merge(&w.queued)
-		for s, c := range w.status {
-			if c > 0 {
-				r.Statuses[s] += c
-			}
-		}
-		if w.other > 0 {
-			r.Statuses[0] += w.other
-		}
+		r.add(&w.tally)
 	}
 	return r, firstErr
 }
