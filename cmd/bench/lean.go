@@ -15,8 +15,9 @@ import (
 
 // Load generators the rejection and range benches can use (--gen).
 const (
-	genLean   = "lean"   // internal/loadgen: raw keep-alive connections, a few µs of CPU a request
-	genVegeta = "vegeta" // vegeta as a library: the cross-check from code this project did not write
+	genLean     = "lean"          // internal/loadgen: raw keep-alive connections, a few µs of CPU a request
+	genPortable = "lean-portable" // internal/loadgen's portable engine: a goroutine per connection
+	genVegeta   = "vegeta"        // vegeta as a library: the cross-check from code this project did not write
 )
 
 // drive measures the process with pid under tgts (sent in turn) with the
@@ -25,6 +26,7 @@ func (b *bench) drive(pid int, tgts []vegeta.Target, want int, o attackOpts) (ru
 	if b.cfg.gen == genVegeta {
 		return attack(pid, vegeta.NewStaticTargeter(tgts...), want, o)
 	}
+	o.portable = b.cfg.gen == genPortable
 	return leanAttack(pid, tgts, want, o)
 }
 
@@ -36,6 +38,7 @@ func leanAttack(pid int, tgts []vegeta.Target, want int, o attackOpts) (run, err
 		return run{}, errors.New("no targets")
 	}
 	cfg := loadgen.Config{Conns: o.conns, Rate: float64(o.rate), Duration: o.dur, Max: o.max, Want: want}
+	cfg.Portable, cfg.Loops = leanEngine(o)
 	for _, t := range tgts {
 		req, addr, err := loadgen.Encode(t.Method, t.URL, t.Header, t.Body)
 		if err != nil {
@@ -61,6 +64,21 @@ func leanAttack(pid int, tgts []vegeta.Target, want int, o attackOpts) (run, err
 	}
 	return run{n: res.N, wrong: res.Wrong, statuses: statuses16(res.Statuses), hist: &res.Lat,
 		wall: res.Wall, cpu: cpu1 - cpu0, genCPU: res.CPU, lean: res}, nil
+}
+
+// leanEngine picks the lean generator's engine for a run: the portable
+// goroutine per connection for a closed-loop peak, one epoll loop for an
+// open loop. Measured against each other (BENCHMARKS.md): at a peak one
+// loop thread costs the least a request but caps the bare endpoint's
+// rate (which would flatter every ratio to it), and two loops cost more
+// a request than the goroutines; at a set rate one loop costs less than
+// the goroutines (a quarter less at 10k req/s of range answers) and is
+// late less often. --gen lean-portable runs the goroutines for both.
+func leanEngine(o attackOpts) (portable bool, loops int) {
+	if o.portable || o.rate == 0 {
+		return true, 0
+	}
+	return false, 1
 }
 
 func statuses16(m map[int]int) map[uint16]int {
@@ -120,8 +138,11 @@ func pinSelf() error {
 
 // genDescription is the header's line about the load generator.
 func (b *bench) genDescription() string {
-	g := "internal/loadgen (raw keep-alive connections, requests encoded once)"
-	if b.cfg.gen == genVegeta {
+	g := "internal/loadgen (raw keep-alive connections, requests encoded once; a goroutine each for a peak, one epoll loop for an open loop)"
+	switch b.cfg.gen {
+	case genPortable:
+		g = "internal/loadgen's portable engine (raw keep-alive connections, a goroutine each)"
+	case genVegeta:
 		g = "vegeta as a library"
 	}
 	where := "in this process, on the same cores as the servers"

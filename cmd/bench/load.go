@@ -64,6 +64,8 @@ type attackOpts struct {
 	rate  int           // requests per second; 0 = as fast as conns allow
 	dur   time.Duration // 0 = until the targeter runs out
 	max   int           // stop after this many requests (0 = no cap)
+
+	portable bool // the lean generator's portable engine (--gen lean-portable)
 }
 
 // attack drives tr against the process with pid and measures it.
