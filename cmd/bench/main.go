@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (binary, data dirs, server logs)")
 	fs.BoolVar(&c.rangeOnly, "range", false, "bench the range API (GET /range/{prefix} on --range-addr) instead of the reset paths")
 	fs.IntVar(&c.rangePrefixes, "range-prefixes", 4096, "with --range, prefixes in the store, 950 hashes each")
-	fs.StringVar(&c.gen, "gen", genLean, "load generator for the rejection and range paths: lean (internal/loadgen) or vegeta (the cross-check)")
+	fs.StringVar(&c.gen, "gen", genLean, "load generator for the rejection and range paths: lean (internal/loadgen's event loop), lean-portable (its goroutine per connection) or vegeta (the cross-check)")
 	fs.BoolVar(&c.pin, "pin", false, "run the measured servers on CPU 1 with GOMAXPROCS=1 and the load generator on CPU 0 (needs taskset, 2+ CPUs)")
 	fs.IntVar(&c.openRate, "open-rate", 0, "open-loop req/s for the rejection and range paths (default: 80% of each rejection path's peak, 10000 for --range, the rates the targets are set at; another rate's p99 is shown, not judged)")
 	if err := fs.Parse(args); err != nil {
@@ -119,8 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.dur == 0 {
 		c.dur = map[bool]time.Duration{false: 5 * time.Second, true: 500 * time.Millisecond}[c.quick]
 	}
-	if c.gen != genLean && c.gen != genVegeta {
-		return c, fmt.Errorf("--gen must be %s or %s", genLean, genVegeta)
+	if c.gen != genLean && c.gen != genPortable && c.gen != genVegeta {
+		return c, fmt.Errorf("--gen must be %s, %s or %s", genLean, genPortable, genVegeta)
 	}
 	if c.openRate < 0 {
 		return c, errors.New("--open-rate must not be negative")
@@ -231,6 +231,12 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 }
 
 func (b *bench) summary(t0 time.Time) {
+	// The servers are stopped first: after the POST runs the server still
+	// delivers its queued mails, and the probe would measure that.
+	b.sr.stop()
+	b.lim.stop()
+	b.bare.stop()
+	fmt.Fprintf(b.out, "\nhost stalls after (servers stopped): %s\n", hostStalls(b.stallSpin()))
 	fmt.Fprintf(b.out, "\ntargets: %d of %d met\n", b.checks-b.missed, b.checks)
 	for _, l := range b.targets {
 		fmt.Fprintln(b.out, "  "+l)
@@ -285,8 +291,17 @@ func (b *bench) header() {
 	fmt.Fprintf(b.out, "safereset load bench (%s), %s, %d CPUs, GOMAXPROCS %d, %s, load average %s",
 		map[bool]string{true: "--quick", false: "full"}[b.cfg.quick], time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(b.out, "\n%s;\n%d connections, %d rounds of %s per path; the success and POST paths use vegeta\n\n",
+	fmt.Fprintf(b.out, "\n%s;\n%d connections, %d rounds of %s per path; the success and POST paths use vegeta\n",
 		b.genDescription(), b.cfg.conns, b.cfg.rounds, b.cfg.dur)
+	fmt.Fprintf(b.out, "host stalls before: %s\n\n", hostStalls(b.stallSpin()))
+}
+
+// stallSpin is how long hostStalls spins at the start and the end.
+func (b *bench) stallSpin() time.Duration {
+	if b.cfg.quick {
+		return 500 * time.Millisecond
+	}
+	return 3 * time.Second
 }
 
 func randomToken() string {
