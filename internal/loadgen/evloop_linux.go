@@ -117,19 +117,10 @@ func runLoops(cfg Config) (*Result, error) {
 	}
 	L := loopsFor(cfg.Loops, cfg.Conns)
 	var (
-		failed   atomic.Bool
-		claimed  atomic.Int64
-		errOnce  sync.Once
-		firstErr error
+		st      runState
+		claimed atomic.Int64
 	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		failed.Store(true)
-	}
-	slots := 0
-	if cfg.Rate > 0 {
-		slots = max(1, int(cfg.Rate*cfg.Duration.Seconds()))
-	}
+	slots := cfg.slots()
 	loops := make([]*evLoop, L)
 	closeAll := func() {
 		for _, lp := range loops {
@@ -141,7 +132,7 @@ func runLoops(cfg Config) (*Result, error) {
 	for l := range loops {
 		sa, family := sockaddr(ta)
 		lp := &evLoop{cfg: &cfg, sa: sa, family: family, stride: L, slots: slots, k: l,
-			stop: cfg.Duration, claimed: &claimed, failed: &failed, fail: fail,
+			stop: cfg.Duration, claimed: &claimed, failed: &st.failed, fail: st.fail,
 			checkEvery: min(cfg.Timeout/4, 50*time.Millisecond), tally: tally{want: cfg.Want}}
 		loops[l] = lp
 		lp.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -190,7 +181,7 @@ func runLoops(cfg Config) (*Result, error) {
 	if r.Wall == 0 {
 		r.Wall = time.Since(start)
 	}
-	return r, firstErr
+	return r, st.err
 }
 
 // sockaddr is ta for connect(2). Each loop needs its own: Connect

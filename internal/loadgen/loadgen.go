@@ -376,20 +376,12 @@ func Run(cfg Config) (*Result, error) {
 	}()
 
 	var (
-		failed   atomic.Bool
-		errOnce  sync.Once
-		firstErr error
-		wg       sync.WaitGroup
-		claimed  atomic.Int64
+		st      runState
+		wg      sync.WaitGroup
+		claimed atomic.Int64
 	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		failed.Store(true)
-	}
-	slots := 0
-	if cfg.Rate > 0 {
-		slots = max(1, int(cfg.Rate*cfg.Duration.Seconds()))
-	}
+	failed, fail := st.failed.Load, st.fail
+	slots := cfg.slots()
 	cpu0, err := SelfCPU()
 	if err != nil {
 		return nil, err
@@ -415,15 +407,15 @@ func Run(cfg Config) (*Result, error) {
 				k := i - len(ws)
 				w.open(cfg, func() (int, bool) {
 					k += len(ws)
-					return k, k < slots && !failed.Load()
+					return k, k < slots && !failed()
 				}, start, fail)
 			default:
-				w.closed(cfg, i, stop, &claimed, failed.Load, fail)
+				w.closed(cfg, i, stop, &claimed, failed, fail)
 			}
 		}()
 	}
 	if paced {
-		pace(cfg.Rate, slots, start, due, failed.Load)
+		pace(cfg.Rate, slots, start, due, failed)
 	}
 	wg.Wait()
 	wall := time.Since(start)
@@ -435,7 +427,28 @@ func Run(cfg Config) (*Result, error) {
 	for _, w := range ws {
 		r.add(&w.tally)
 	}
-	return r, firstErr
+	return r, st.err
+}
+
+// runState is how a run's connections learn it failed; the first error
+// is the one returned.
+type runState struct {
+	failed atomic.Bool
+	once   sync.Once
+	err    error
+}
+
+func (s *runState) fail(err error) {
+	s.once.Do(func() { s.err = err })
+	s.failed.Store(true)
+}
+
+// slots is the open loop's schedule length (0 for a closed loop).
+func (cfg *Config) slots() int {
+	if cfg.Rate <= 0 {
+		return 0
+	}
+	return max(1, int(cfg.Rate*cfg.Duration.Seconds()))
 }
 
 func (w *worker) closed(cfg Config, i int, stop time.Time, claimed *atomic.Int64, failed func() bool, fail func(error)) {
