@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (binary, data dirs, server logs)")
 	fs.BoolVar(&c.rangeOnly, "range", false, "bench the range API (GET /range/{prefix} on --range-addr) instead of the reset paths")
 	fs.IntVar(&c.rangePrefixes, "range-prefixes", 4096, "with --range, prefixes in the store, 950 hashes each")
-	fs.StringVar(&c.gen, "gen", genLean, "load generator for the rejection and range paths: lean (internal/loadgen's event loop), lean-portable (its goroutine per connection) or vegeta (the cross-check)")
+	fs.StringVar(&c.gen, "gen", genLean, "load generator for the rejection and range paths: lean (internal/loadgen: a goroutine per connection for a peak, one epoll loop for an open loop), lean-portable (goroutines for both) or vegeta (the cross-check)")
 	fs.BoolVar(&c.pin, "pin", false, "run the measured servers on CPU 1 with GOMAXPROCS=1 and the load generator on CPU 0 (needs taskset, 2+ CPUs)")
 	fs.IntVar(&c.openRate, "open-rate", 0, "open-loop req/s for the rejection and range paths (default: 80% of each rejection path's peak, 10000 for --range, the rates the targets are set at; another rate's p99 is shown, not judged)")
 	if err := fs.Parse(args); err != nil {

@@ -19,11 +19,11 @@ import (
 // gapTally counts the gaps between successive clock readings of one
 // spinning thread that are longer than stallMin: time it did not run.
 type gapTally struct {
-	last   time.Duration
-	stall  time.Duration // sum of the gaps over stallMin
-	over5  int           // gaps over 5 ms
-	n      int           // gaps over stallMin
-	longst time.Duration
+	last    time.Duration
+	stall   time.Duration // sum of the gaps over stallMin
+	over5   int           // gaps over 5 ms
+	n       int           // gaps over stallMin
+	longest time.Duration
 }
 
 const stallMin = time.Millisecond
@@ -35,7 +35,7 @@ func (g *gapTally) add(now time.Duration) {
 		if d > 5*time.Millisecond {
 			g.over5++
 		}
-		g.longst = max(g.longst, d)
+		g.longest = max(g.longest, d)
 	}
 	g.last = now
 }
@@ -78,7 +78,7 @@ func hostStalls(d time.Duration) stalls {
 		sum += g.stall
 		s.n += g.n
 		s.over5 += g.over5
-		s.max = max(s.max, g.longst)
+		s.max = max(s.max, g.longest)
 	}
 	s.frac = float64(sum) / float64(time.Duration(cpus)*d)
 	return s

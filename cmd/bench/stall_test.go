@@ -13,8 +13,8 @@ func TestGapTally_CountsOnlyGapsOverAMillisecond(t *testing.T) {
 		g.add(now)
 	}
 	// Gaps: 0.5, 0.5, 1 (not over), 0.5, 6.5 (over 5), ~0, 3.
-	if g.n != 2 || g.over5 != 1 || g.stall != 6*ms+ms/2+3*ms-1 || g.longst != 6*ms+ms/2 {
-		t.Fatalf("n %d over5 %d stall %v longest %v", g.n, g.over5, g.stall, g.longst)
+	if g.n != 2 || g.over5 != 1 || g.stall != 6*ms+ms/2+3*ms-1 || g.longest != 6*ms+ms/2 {
+		t.Fatalf("n %d over5 %d stall %v longest %v", g.n, g.over5, g.stall, g.longest)
 	}
 }
 

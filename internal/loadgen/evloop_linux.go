@@ -76,7 +76,6 @@ type evLoop struct {
 	start      time.Time
 	stride     int // loops in the run
 	slots, k   int // open loop: slots in all; the next of this loop's to fall due
-	stop       time.Duration
 	claimed    *atomic.Int64
 	failed     *atomic.Bool
 	fail       func(error)
@@ -132,7 +131,7 @@ func runLoops(cfg Config) (*Result, error) {
 	for l := range loops {
 		sa, family := sockaddr(ta)
 		lp := &evLoop{cfg: &cfg, sa: sa, family: family, stride: L, slots: slots, k: l,
-			stop: cfg.Duration, claimed: &claimed, failed: &st.failed, fail: st.fail,
+			claimed: &claimed, failed: &st.failed, fail: st.fail,
 			checkEvery: min(cfg.Timeout/4, 50*time.Millisecond), tally: tally{want: cfg.Want}}
 		loops[l] = lp
 		lp.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -291,7 +290,7 @@ func (lp *evLoop) sendNextOpen(c *evConn, now time.Duration) {
 }
 
 func (lp *evLoop) sendNextClosed(c *evConn, now time.Duration) {
-	if c.done || lp.failed.Load() || (lp.cfg.Duration > 0 && now >= lp.stop) {
+	if c.done || lp.failed.Load() || (lp.cfg.Duration > 0 && now >= lp.cfg.Duration) {
 		c.done = true
 		return
 	}
@@ -468,14 +467,14 @@ func (lp *evLoop) broken(c *evConn, err error) {
 	lp.finish(c, err)
 }
 
-// finish ends c's request with err: the run fails, and c sends no more.
+// finish ends c's request with err: the run fails, so nothing more is
+// sent.
 func (lp *evLoop) finish(c *evConn, err error) {
 	lp.fail(err)
 	if c.inflight {
 		c.inflight = false
 		lp.inflight--
 	}
-	c.done = true
 }
 
 func (lp *evLoop) checkTimeouts(now time.Duration) {

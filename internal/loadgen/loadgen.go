@@ -13,10 +13,10 @@
 // non-blocking sockets: a request is a write(2), an answer a read(2) per
 // readiness event, and the wait for the next slot is the epoll call's own
 // nanosecond timeout. Elsewhere, or with Config.Portable, a goroutine per
-// connection through net.Conn, with a pacer thread for open loops. An
-// open-loop request costs the event loop about a quarter less CPU than
-// the portable engine (BENCHMARKS.md), which matters when the generator
-// shares two cores with the server under test.
+// connection through net.Conn, with a pacer thread for open loops. At
+// 10k req/s an open-loop request cost one event loop a quarter to a half
+// less CPU than the portable engine (BENCHMARKS.md), which matters when
+// the generator shares two cores with the server under test.
 //
 // Two modes: a closed loop (each connection sends its next request when
 // the answer is in) for the peak, and an open loop at a fixed rate whose
