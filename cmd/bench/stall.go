@@ -7,14 +7,15 @@ import (
 	"time"
 )
 
-// Host stalls. On a shared virtual machine the hypervisor can take a
-// vCPU away for milliseconds, and /proc/stat's steal may not show it
-// (it read 0 here while perf put a quarter of the server's samples in the
-// hypervisor). An open-loop run at 10,000 req/s that stalls for 20 ms
+// Host stalls. Something other than the bench can hold a CPU for
+// milliseconds: the hypervisor taking the vCPU away (/proc/stat's steal
+// may not show it), or a kernel thread that does not yield (kthreads.go).
+// An open-loop run at 10,000 req/s that stalls for 20 ms
 // queues 200 requests behind the stall: a few such stalls in a 5 s run
 // decide its p99 whatever the server does. So each run says how much the
 // machine stalled, measured just before the first bench and after the
-// last by spinning one thread per CPU on the clock.
+// last by spinning one thread per CPU on the clock, with how long kernel
+// threads ran meanwhile.
 
 // gapTally counts the gaps between successive clock readings of one
 // spinning thread that are longer than stallMin: time it did not run.
@@ -42,22 +43,24 @@ func (g *gapTally) add(now time.Duration) {
 
 // stalls is what hostStalls measured over all threads.
 type stalls struct {
-	spun  time.Duration // per thread
-	frac  float64       // share of the threads' time spent in stalls
-	n     int
-	over5 int
-	max   time.Duration
+	spun   time.Duration // per thread
+	kernel kernelTime    // kernel threads' run time during the spin
+	frac   float64       // share of the threads' time spent in stalls
+	n      int
+	over5  int
+	max    time.Duration
 }
 
 func (s stalls) String() string {
-	return fmt.Sprintf("%.2f%% of the time in %d gaps over 1 ms (%d over 5 ms, longest %.1f ms), one thread per CPU spinning %s",
-		100*s.frac, s.n, s.over5, float64(s.max)/float64(time.Millisecond), s.spun)
+	return fmt.Sprintf("%.2f%% of the time in %d gaps over 1 ms (%d over 5 ms, longest %.1f ms), one thread per CPU spinning %s; %s",
+		100*s.frac, s.n, s.over5, float64(s.max)/float64(time.Millisecond), s.spun, s.kernel)
 }
 
 // hostStalls spins one locked thread per CPU for d and tallies the gaps.
 func hostStalls(d time.Duration) stalls {
 	cpus := runtime.NumCPU()
 	ts := make([]gapTally, cpus)
+	k0 := kernelThreads("/proc")
 	var wg sync.WaitGroup
 	for i := range ts {
 		wg.Add(1)
@@ -72,7 +75,7 @@ func hostStalls(d time.Duration) stalls {
 		}()
 	}
 	wg.Wait()
-	s := stalls{spun: d}
+	s := stalls{spun: d, kernel: kernelSince("/proc", k0)}
 	var sum time.Duration
 	for _, g := range ts {
 		sum += g.stall
