@@ -22,11 +22,11 @@ const (
 
 // drive measures the process with pid under tgts (sent in turn) with the
 // generator --gen chose.
-// An open loop also records how long kernel threads ran during it.
+// An open loop also records how long other threads ran during it.
 func (b *bench) drive(pid int, tgts []vegeta.Target, want int, o attackOpts) (r run, err error) {
 	if o.rate > 0 {
-		k0 := kernelThreads("/proc")
-		defer func() { r.kernel = kernelSince("/proc", k0) }()
+		t0 := otherThreads("/proc", os.Getpid())
+		defer func() { r.others = othersSince("/proc", os.Getpid(), t0) }()
 	}
 	if b.cfg.gen == genVegeta {
 		return attack(pid, vegeta.NewStaticTargeter(tgts...), want, o)

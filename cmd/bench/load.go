@@ -24,7 +24,7 @@ type run struct {
 	genCPU   float64         // this process's (the load generator's) CPU seconds during the attack
 	hist     *loadgen.Hist   // the lean generator's latencies, instead of lat
 	lean     *loadgen.Result // the lean generator's whole result (open-loop lateness)
-	kernel   kernelTime      // kernel threads' run time during an open loop
+	others   otherTime       // other threads' run time during an open loop
 }
 
 func (r run) rps() float64 { return float64(r.n) / r.wall.Seconds() }

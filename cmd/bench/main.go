@@ -391,8 +391,8 @@ func (b *bench) rejections() error {
 	fmt.Fprintf(b.out, "Rejection paths: closed loop at %d connections for the peak (A/B interleaved with the bare endpoint),\nthen an open-loop run at %s for the latency quantiles.\n\n", b.cfg.conns, b.openRateName())
 	fmt.Fprint(b.out, b.columnsNote())
 	fmt.Fprintf(b.out, "%-36s %9s %9s %7s | %7s %7s %7s %11s | %9s %9s %9s\n", "path", "req/s", "bare", "ratio", "p50 ms", "p99 ms", "p99.9", "late", "CPU s/1k", "bare CPU", "gen closed/open")
-	var kernel []string
-	defer func() { printKernel(b.out, kernel) }()
+	var others []string
+	defer func() { printOthers(b.out, others) }()
 	for _, s := range b.scenarios() {
 		p := b.sr
 		if s.limited {
@@ -422,7 +422,7 @@ func (b *bench) rejections() error {
 			return err
 		}
 		ratio := sr.rps() / bare.rps()
-		kernel = append(kernel, fmt.Sprintf("%s: %s", s.name, at80.kernel))
+		others = append(others, fmt.Sprintf("%s: %s", s.name, at80.others))
 		fmt.Fprintf(b.out, "%-36s %9.0f %9.0f %6.0f%% | %7s %7s %7s %11s | %9.3f %9.3f %7.4f/%.4f\n", s.name, sr.rps(), bare.rps(), 100*ratio,
 			ms(at80.quantile(0.50)), ms(at80.quantile(0.99)), ms(at80.quantile(0.999)), genLate(at80), sr.cpuPer1k(), bare.cpuPer1k(), sr.genCPUPer1k(), at80.genCPUPer1k())
 		b.target(ratio >= targetRejectRatio, "%s: %.0f%% of bare (target >= %.0f%%)", s.name, 100*ratio, 100*targetRejectRatio)

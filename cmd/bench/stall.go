@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -14,8 +15,8 @@ import (
 // queues 200 requests behind the stall: a few such stalls in a 5 s run
 // decide its p99 whatever the server does. So each run says how much the
 // machine stalled, measured just before the first bench and after the
-// last by spinning one thread per CPU on the clock, with how long kernel
-// threads ran meanwhile.
+// last by spinning one thread per CPU on the clock, with how long every
+// other thread on the machine ran meanwhile.
 
 // gapTally counts the gaps between successive clock readings of one
 // spinning thread that are longer than stallMin: time it did not run.
@@ -44,7 +45,7 @@ func (g *gapTally) add(now time.Duration) {
 // stalls is what hostStalls measured over all threads.
 type stalls struct {
 	spun   time.Duration // per thread
-	kernel kernelTime    // kernel threads' run time during the spin
+	others otherTime     // other threads' run time during the spin
 	frac   float64       // share of the threads' time spent in stalls
 	n      int
 	over5  int
@@ -53,14 +54,14 @@ type stalls struct {
 
 func (s stalls) String() string {
 	return fmt.Sprintf("%.2f%% of the time in %d gaps over 1 ms (%d over 5 ms, longest %.1f ms), one thread per CPU spinning %s; %s",
-		100*s.frac, s.n, s.over5, float64(s.max)/float64(time.Millisecond), s.spun, s.kernel)
+		100*s.frac, s.n, s.over5, float64(s.max)/float64(time.Millisecond), s.spun, s.others)
 }
 
 // hostStalls spins one locked thread per CPU for d and tallies the gaps.
 func hostStalls(d time.Duration) stalls {
 	cpus := runtime.NumCPU()
 	ts := make([]gapTally, cpus)
-	k0 := kernelThreads("/proc")
+	t0 := otherThreads("/proc", os.Getpid())
 	var wg sync.WaitGroup
 	for i := range ts {
 		wg.Add(1)
@@ -75,7 +76,7 @@ func hostStalls(d time.Duration) stalls {
 		}()
 	}
 	wg.Wait()
-	s := stalls{spun: d, kernel: kernelSince("/proc", k0)}
+	s := stalls{spun: d, others: othersSince("/proc", os.Getpid(), t0)}
 	var sum time.Duration
 	for _, g := range ts {
 		sum += g.stall
