@@ -2,6 +2,7 @@ package safereset
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 )
 
@@ -109,7 +110,7 @@ func (cs Codes) Sorted() []Code {
 	for c := range cs {
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out) // not sort.Slice: its swapper allocates, on every error answer
 	return out
 }
 

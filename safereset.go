@@ -158,6 +158,14 @@ var (
 	ErrMailClaimLost = errors.New("outbox entry claimed by another worker")
 )
 
+// IsTokenRefusal reports whether err is a token's plain refusal,
+// ErrTokenInvalid or ErrTokenExpired. Stores return these as they are
+// from CheckToken: every guess at a token gets one, and wrapping it would
+// allocate on the path a brute force takes.
+func IsTokenRefusal(err error) bool {
+	return errors.Is(err, ErrTokenInvalid) || errors.Is(err, ErrTokenExpired)
+}
+
 // Store keeps users, reset tokens, API keys, the outbox and the audit
 // trail. Every method that changes something does so in one atomic
 // transaction; the effects (audit entries, outbox entries) a caller passes

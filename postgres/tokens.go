@@ -91,10 +91,11 @@ func (db *DB) RequestReset(ctx context.Context, emailKey string, tok safereset.R
 
 // CheckToken reports whether the token is valid for emailKey at now.
 func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byte, now time.Time) error {
-	if err := db.checkTokenIn(ctx, "reset_tokens", emailKey, tokenHash, now); err != nil {
+	err := db.checkTokenIn(ctx, "reset_tokens", emailKey, tokenHash, now)
+	if err != nil && !safereset.IsTokenRefusal(err) {
 		return fmt.Errorf("postgres: check token: %w", err)
 	}
-	return nil
+	return err
 }
 
 // checkTokenIn reports whether the token with hash in table (reset_tokens

@@ -44,10 +44,10 @@ func wellFormedAPIKey(k string) bool {
 	return err == nil
 }
 
-// headerValues returns every value of the header name (case-insensitive),
-// telling a header sent empty apart from one not sent at all.
-func headerValues(c *fiber.Ctx, name string) []string {
-	var vals []string
+// headerValues appends every value of the header name (case-insensitive)
+// to vals, telling a header sent empty apart from one not sent at all.
+// The caller's vals can have room for the usual one value on its stack.
+func headerValues(c *fiber.Ctx, name string, vals []string) []string {
 	c.Request().Header.VisitAll(func(k, v []byte) {
 		if strings.EqualFold(string(k), name) {
 			vals = append(vals, string(v))
@@ -60,8 +60,9 @@ func headerValues(c *fiber.Ctx, name string) []string {
 // (SPEC §2.2). A failure answers with only its auth codes.
 func authenticate(d *Deps) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		keys := headerValues(c, "X-Api-Key")
-		auths := headerValues(c, fiber.HeaderAuthorization)
+		var keyBuf, authBuf [1]string
+		keys := headerValues(c, "X-Api-Key", keyBuf[:0])
+		auths := headerValues(c, fiber.HeaderAuthorization, authBuf[:0])
 		key, keySent := single(keys)
 		auth, authSent := single(auths)
 		hasKey := strings.TrimSpace(key) != "" || len(keys) > 1

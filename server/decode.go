@@ -47,7 +47,7 @@ func decodeObject(body []byte, names ...string) map[string]field {
 		i = skipSpace(body, skipSpace(body, end)+1) // past the ':'
 		start := i
 		i = valueEnd(body, i)
-		if wanted(key, names) {
+		if name, ok := wanted(key, names); ok {
 			var f field
 			if body[start] == '"' {
 				s, ok := unquote(body[start:i], bytes.IndexByte(body[start:i], '\\') >= 0)
@@ -56,7 +56,7 @@ func decodeObject(body []byte, names ...string) map[string]field {
 				}
 				f.isStr, f.str = true, string(s)
 			}
-			got[string(key)] = f
+			got[name] = f
 		}
 		i = skipSpace(body, i)
 		if body[i] == '}' {
@@ -67,11 +67,13 @@ func decodeObject(body []byte, names ...string) map[string]field {
 }
 
 // seenKeys finds repeated keys: a short list for the usual few members,
-// a map once a body has many, so a 16 KiB body of tiny members stays
+// kept in the struct itself so a request's body allocates none, and a
+// map once a body has many, so a 16 KiB body of tiny members stays
 // linear.
 type seenKeys struct {
-	list [][]byte
-	set  map[string]struct{}
+	small [16][]byte
+	n     int
+	set   map[string]struct{}
 }
 
 func (s *seenKeys) seen(key []byte) bool {
@@ -82,19 +84,21 @@ func (s *seenKeys) seen(key []byte) bool {
 		s.set[string(key)] = struct{}{}
 		return false
 	}
-	for _, k := range s.list {
+	for _, k := range s.small[:s.n] {
 		if bytes.Equal(k, key) {
 			return true
 		}
 	}
-	s.list = append(s.list, key)
-	if len(s.list) > 16 {
-		s.set = make(map[string]struct{}, 2*len(s.list))
-		for _, k := range s.list {
-			s.set[string(k)] = struct{}{}
-		}
-		s.list = nil
+	if s.n < len(s.small) {
+		s.small[s.n] = key
+		s.n++
+		return false
 	}
+	s.set = make(map[string]struct{}, 2*len(s.small)+2)
+	for _, k := range s.small {
+		s.set[string(k)] = struct{}{}
+	}
+	s.set[string(key)] = struct{}{}
 	return false
 }
 
@@ -249,11 +253,14 @@ func valueEnd(b []byte, i int) int {
 	}
 }
 
-func wanted(key []byte, names []string) bool {
+// wanted returns the name key spells, when it is one of names: the map
+// of decoded fields is keyed by that string, so storing it allocates no
+// copy of the key.
+func wanted(key []byte, names []string) (string, bool) {
 	for _, n := range names {
 		if string(key) == n {
-			return true
+			return n, true
 		}
 	}
-	return false
+	return "", false
 }

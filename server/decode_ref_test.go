@@ -39,7 +39,7 @@ func decodeObjectReference(body []byte, names ...string) map[string]field {
 		if err := dec.Decode(&raw); err != nil {
 			return fields
 		}
-		if !wanted([]byte(key), names) {
+		if _, ok := wanted([]byte(key), names); !ok {
 			continue
 		}
 		var f field

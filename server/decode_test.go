@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -33,6 +34,10 @@ func TestDecodeObject(t *testing.T) {
 		{"TrailingGarbage", `{"emailAddress":"a@b.co"}x`, false, nil},
 		{"Truncated", `{"emailAddress":"a@b.co"`, false, nil},
 		{"BadEscape", `{"emailAddress":"\x"}`, false, nil},
+		{"SixteenDistinctThenRepeatOfFirst", manyKeys(16, 0), false, nil},
+		{"SeventeenDistinctThenRepeatOfLast", manyKeys(17, 16), false, nil},
+		{"RepeatWithinTheFirstSixteen", manyKeys(8, 3), false, nil},
+		{"FortyDistinct", manyKeys(40, -1), true, map[string]field{}},
 		{"TrailingSpaceOK", "{\"password\":\"p\"}\n ", true, map[string]field{"password": {true, "p"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +57,43 @@ func TestDecodeObject(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// manyKeys is an object of n distinct members k0…k(n-1), then a repeat of
+// member dup (none when dup < 0).
+func manyKeys(n, dup int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if dup >= 0 {
+		fmt.Fprintf(&b, `"k%d":0,`, dup)
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
+}
+
+// A request's few keys are checked for repeats without allocating: the
+// check runs on every rejection.
+func TestSeenKeys_NoAllocationForSixteenKeys(t *testing.T) {
+	keys := make([][]byte, 16)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("key%d", i))
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		var s seenKeys
+		for _, k := range keys {
+			if s.seen(k) {
+				t.Fatal("a distinct key was seen")
+			}
+		}
+		if !s.seen(keys[5]) {
+			t.Fatal("a repeated key was not seen")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations for 16 keys, want 0", allocs)
 	}
 }
 

@@ -144,8 +144,9 @@ func errorHandler(logger *slog.Logger, r render, tooLarge func(*fiber.Ctx) error
 			c.Locals(localsRequestID, id)
 			c.Set(fiber.HeaderXRequestID, id)
 		}
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
+		// errors.AsType, not errors.As: As's target pointer escapes to
+		// the heap, twice on every error answer.
+		if fe, ok := errors.AsType[*fiber.Error](err); ok {
 			switch {
 			case fe.Code == fiber.StatusRequestEntityTooLarge:
 				return tooLarge(c)
@@ -165,8 +166,8 @@ func errorHandler(logger *slog.Logger, r render, tooLarge func(*fiber.Ctx) error
 				return nil
 			}
 		}
-		var he *HTTPError
-		if !errors.As(err, &he) {
+		he, ok := errors.AsType[*HTTPError](err)
+		if !ok {
 			he = &HTTPError{Code: fiber.StatusInternalServerError, Err: err}
 		}
 		if he.Err != nil {

@@ -91,7 +91,7 @@ func clientIP(c *fiber.Ctx, r clientip.Resolver) string {
 		return ip
 	}
 	peer := c.Context().RemoteIP()
-	ip := r.ClientIP(peer, func(name string) []string { return headerValues(c, name) })
+	ip := r.ClientIP(peer, func(name string) []string { return headerValues(c, name, nil) })
 	if ip == nil {
 		ip = peer
 	}

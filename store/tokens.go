@@ -172,10 +172,10 @@ func (db *DB) CheckToken(ctx context.Context, emailKey string, tokenHash [32]byt
 		_, err := tokenOwner(tx, emailKey, tokenHash, now)
 		return err
 	})
-	if err != nil {
+	if err != nil && !safereset.IsTokenRefusal(err) {
 		return fmt.Errorf("store: check token: %w", err)
 	}
-	return nil
+	return err
 }
 
 // ResetPassword implements safereset.Store. Inside one write transaction
