@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/safereset/safereset/internal/loadgen"
 )
 
 // Other threads. On this project's 2-CPU test machine the open loops'
@@ -89,23 +90,17 @@ func schedRun(path string) (time.Duration, bool) {
 	return time.Duration(ns), err == nil
 }
 
-// parseStat takes the name and parent pid out of a /proc/<pid>/stat line:
-// "80 (kdamond.0) S 2 …". The name may hold spaces and parentheses, so it
-// ends at the last ')'.
+// parseStat takes the name and parent pid out of a /proc/<pid>/stat line.
 func parseStat(b []byte) (name string, ppid int, ok bool) {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return "", 0, false
-	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 2 {
+	name, f, ok := loadgen.StatFields(b)
+	if !ok || len(f) < 2 {
 		return "", 0, false
 	}
 	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
 		return "", 0, false
 	}
-	return string(b[open+1 : end]), ppid, true
+	return name, ppid, true
 }
 
 // otherTime is how long the other threads ran between two readings, and
@@ -127,29 +122,29 @@ func othersSince(proc string, self int, before map[int]thread) otherTime {
 		return otherTime{}
 	}
 	sums := map[string]time.Duration{}
-	kt := otherTime{known: true}
-	for pid, k := range now {
+	ot := otherTime{known: true}
+	for pid, t := range now {
 		// A kworker's name changes with the work queue it runs, so a
 		// thread is known by its pid; one whose run time went down is a
 		// new thread under a reused pid.
-		d := k.run
-		if b, ok := before[pid]; ok && b.run <= k.run {
+		d := t.run
+		if b, ok := before[pid]; ok && b.run <= t.run {
 			d -= b.run
 		}
 		if d <= 0 {
 			continue
 		}
-		name, _, _ := strings.Cut(k.name, "/")
+		name, _, _ := strings.Cut(t.name, "/")
 		sums[name] += d
-		kt.total += d
+		ot.total += d
 	}
 	for name, d := range sums {
-		kt.by = append(kt.by, thread{name: name, run: d})
+		ot.by = append(ot.by, thread{name: name, run: d})
 	}
-	slices.SortFunc(kt.by, func(a, b thread) int {
+	slices.SortFunc(ot.by, func(a, b thread) int {
 		return cmp.Or(cmp.Compare(b.run, a.run), strings.Compare(a.name, b.name))
 	})
-	return kt
+	return ot
 }
 
 func (k otherTime) String() string {

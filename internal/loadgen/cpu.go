@@ -27,11 +27,8 @@ func ProcessCPU(pid int) (float64, error) {
 
 // ParseStat returns utime + stime in seconds from a /proc/PID/stat line.
 func ParseStat(b []byte) (float64, error) {
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// count fields after the last ')'.
-	rest := b[bytes.LastIndexByte(b, ')')+1:]
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
+	_, f, ok := StatFields(b)
+	if !ok || len(f) < 13 {
 		return 0, errors.New("short /proc stat line")
 	}
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
@@ -41,6 +38,18 @@ func ParseStat(b []byte) (float64, error) {
 		return 0, errors.New("bad utime/stime in /proc stat")
 	}
 	return (ut + st) / userHZ, nil
+}
+
+// StatFields splits a /proc/PID/stat line ("80 (kdamond.0) S 2 …") into
+// the command name, field 2, and the fields after it, from field 3 (the
+// state) on. The name may hold spaces and parentheses, so it ends at the
+// last ')'. ok is false without a parenthesised name.
+func StatFields(b []byte) (name string, fields []string, ok bool) {
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", nil, false
+	}
+	return string(b[open+1 : end]), strings.Fields(string(b[end+1:])), true
 }
 
 // SelfCPU returns this process's user + system CPU seconds, with the

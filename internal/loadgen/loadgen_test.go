@@ -496,6 +496,21 @@ func TestParseStat(t *testing.T) {
 	if _, err := ParseStat([]byte("1 (x) S 1 2")); err == nil {
 		t.Fatal("short line accepted")
 	}
+	if _, err := ParseStat([]byte("1 x S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75")); err == nil {
+		t.Fatal("line without a parenthesised name accepted")
+	}
+}
+
+func TestStatFields(t *testing.T) {
+	name, f, ok := StatFields([]byte("80 (kdamond.0 (x)) S 2 0\n"))
+	if !ok || name != "kdamond.0 (x)" || len(f) != 3 || f[0] != "S" || f[1] != "2" {
+		t.Fatalf("StatFields = %q %q %v", name, f, ok)
+	}
+	for _, bad := range []string{"", "80 kdamond S 2", "80 ) (x S 2"} {
+		if _, _, ok := StatFields([]byte(bad)); ok {
+			t.Errorf("%q split", bad)
+		}
+	}
 }
 
 func TestSelfCPUAndProcessCPUMove(t *testing.T) {
